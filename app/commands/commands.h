@@ -1,0 +1,27 @@
+#pragma once
+// Each subcommand registers itself on the CLI11 app; main() only wires them.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace hmt::cli {
+
+// A registered subcommand runs through this after parsing; its return value
+// is the process exit code.
+using Action = std::function<int()>;
+
+void add_train(CLI::App& app, Action& action);
+void add_prepare(CLI::App& app, Action& action);
+void add_eval(CLI::App& app, Action& action);
+void add_score(CLI::App& app, Action& action);
+void add_export(CLI::App& app, Action& action);
+void add_generate(CLI::App& app, Action& action);
+void add_tokenizer(CLI::App& app, Action& action);
+void add_bench(CLI::App& app, Action& action);
+void add_init(CLI::App& app, Action& action);
+
+// For subcommands whose implementation has not landed: they parse their
+// arguments (so --help works) and then exit 2 saying so.
+int not_built(const char* command, const char* issue);
+
+}  // namespace hmt::cli
