@@ -10,7 +10,7 @@ PKGS=(
   libyaml-cpp-dev libhdf5-dev
   catch2
   libsentencepiece-dev sentencepiece
-  libpcre2-dev libicu-dev
+  libpcre2-dev libicu-dev libssl-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
 )
 
