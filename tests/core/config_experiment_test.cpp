@@ -89,8 +89,8 @@ TEST_CASE("config experiment: every shipped experiment and every group option lo
 
 TEST_CASE("config experiment: to_yaml holds every key, and loading it again gives an equal config", "[config]") {
   auto config = hmt::load_experiment(shipped("demo.yaml"),
-                                     {"+model.dropout=0.1", "+runtime.seed=18446744073709551615",
-                                      "tokenizer.path=tok/${literal}.model", "+hmt.sum_fraction=0.3"});
+                                     {"+model.dropout=0.1", "runtime.seed=18446744073709551615",
+                                      "tokenizer.path=tok/\\${literal}.model", "hmt.sum_fraction=0.3"});
   std::string text = hmt::to_yaml(config);
   CHECK_THAT(text, Catch::Contains("  segment_length: 64\n") && Catch::Contains("  rope_theta: 10000.0\n") &&
                        Catch::Contains("  dropout: 0.1\n") && Catch::Contains("  log_level: \"info\"\n") &&
