@@ -77,13 +77,13 @@ class Composer {
     files_.push_back(file);
 
     ConfigNode own = load_yaml_file(file);
-    if (own.is_null()) own = ConfigNode::map(Origin::at(file, 0));
+    if (own.is_null()) own = ConfigNode::map(Origin::at(file, /*line=*/0));
     HMT_CHECK(own.is_map(), "{}: a config file must be a mapping at the top level, got {}", file,
               own.describe());
     std::vector<Step> steps = read_defaults(own, file, group, package);
     own.erase("defaults");
 
-    ConfigNode result = ConfigNode::map(Origin::at(file, 0));
+    ConfigNode result = ConfigNode::map(Origin::at(file, /*line=*/0));
     for (const Step& step : steps) {
       if (step.self)
         merge_into(result, wrap(own, package, own.origin));
@@ -108,7 +108,7 @@ class Composer {
         if (item.is_scalar() && item.scalar == "_self_") {
           HMT_CHECK(!has_self, "{}: defaults: _self_ is listed twice", item.origin.describe());
           has_self = true;
-          steps.push_back(Step{true, {}, {}, {}, item.origin});
+          steps.push_back(Step{/*self=*/true, {}, {}, {}, item.origin});
         } else if (item.is_scalar()) {
           steps.push_back(plain_entry(item, group, package));
         } else if (item.is_map() && item.entries.size() == 1) {
@@ -120,7 +120,7 @@ class Composer {
       }
     }
     // Hydra 1.1+: a file's own values override what its defaults bring in.
-    if (!has_self) steps.push_back(Step{true, {}, {}, {}, Origin::at(file, 0)});
+    if (!has_self) steps.push_back(Step{/*self=*/true, {}, {}, {}, Origin::at(file, /*line=*/0)});
     return steps;
   }
 
@@ -130,7 +130,7 @@ class Composer {
     std::string path = absolute || group.empty() ? name : group + "/" + name;
     std::string file = existing_file(path, fmt::format("'{}'", item.scalar), item.origin, nullptr);
     std::string parent = fs::path(path).parent_path().generic_string();
-    return Step{false, file, parent, package, item.origin};
+    return Step{/*self=*/false, file, parent, package, item.origin};
   }
 
   std::optional<Step> group_entry(const ConfigNode& item, const std::string& group) {
@@ -156,7 +156,7 @@ class Composer {
     if (option == "null" || option.empty()) return std::nullopt;
     std::string label = fmt::format("'{}: {}'", key, option);
     std::string file = existing_file(group_path + "/" + option, label, item.origin, choice);
-    return Step{false, file, group_path, package_of(group_path), item.origin};
+    return Step{/*self=*/false, file, group_path, package_of(group_path), item.origin};
   }
 
   std::string existing_file(const std::string& relative, const std::string& label, const Origin& origin,
@@ -185,7 +185,7 @@ ConfigNode compose_defaults(const std::string& experiment_path, const std::map<s
                             std::set<std::string>& used) {
   Composer composer(config_root(experiment_path), choices, used);
   return composer.compose(fs::path(experiment_path).lexically_normal().string(), /*group=*/"", /*package=*/"",
-                          Origin::at(experiment_path, 0));
+                          Origin::at(experiment_path, /*line=*/0));
 }
 
 }  // namespace hmt

@@ -75,15 +75,15 @@ class Resolver {
         auto close = s.find('}', i + 2);
         HMT_CHECK(close != std::string::npos, "{}: {}: unterminated interpolation in '{}'", node.origin.describe(),
                   path, s);
-        if (!literal.empty()) pieces.push_back(Piece{false, literal});
+        if (!literal.empty()) pieces.push_back(Piece{/*reference=*/false, literal});
         literal.clear();
-        pieces.push_back(Piece{true, s.substr(i + 2, close - i - 2)});
+        pieces.push_back(Piece{/*reference=*/true, s.substr(i + 2, close - i - 2)});
         i = close + 1;
       } else {
         literal += s[i++];
       }
     }
-    if (!literal.empty() || pieces.empty()) pieces.push_back(Piece{false, literal});
+    if (!literal.empty() || pieces.empty()) pieces.push_back(Piece{/*reference=*/false, literal});
     return pieces;
   }
 

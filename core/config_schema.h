@@ -86,7 +86,8 @@ class SchemaReader {
       return;
     }
     const ConfigNode* body = child && child->is_map() ? child : nullptr;
-    read_struct(body, key(name), child ? child->origin : Origin::at(experiment_, 0), experiment_, sub, errors_);
+    Origin origin = child ? child->origin : Origin::at(experiment_, /*line=*/0);
+    read_struct(body, key(name), origin, experiment_, sub, errors_);
   }
 
   // Reports keys nobody declared, with the nearest declared one.
@@ -208,7 +209,7 @@ template <class S>
 S parse_struct(const ConfigTree& tree) {
   S out{};
   std::vector<std::string> errors;
-  SchemaReader::read_struct(&tree.root, "", Origin::at(tree.source, 0), tree.source, out, errors);
+  SchemaReader::read_struct(&tree.root, "", Origin::at(tree.source, /*line=*/0), tree.source, out, errors);
   if (!errors.empty()) throw Error(fmt::format("{}", fmt::join(errors, "\n")));
   return out;
 }

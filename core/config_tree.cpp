@@ -195,8 +195,8 @@ ConfigNode load_yaml_file(const std::string& path) {
   } catch (const YAML::Exception& e) {
     fail("{}:{}: YAML syntax error: {}", path, e.mark.line + 1, e.msg);
   }
-  ConfigNode out = convert(node, path, 0);
-  out.origin = Origin::at(path, 0);
+  ConfigNode out = convert(node, path, /*line=*/0);
+  out.origin = Origin::at(path, /*line=*/0);
   return out;
 }
 
@@ -207,7 +207,7 @@ ConfigNode parse_yaml_text(const std::string& text, const Origin& origin) {
   } catch (const YAML::Exception& e) {
     fail("{}: cannot parse the value as YAML: {}", origin.describe(), e.msg);
   }
-  ConfigNode out = convert(node, {}, 0);
+  ConfigNode out = convert(node, {}, /*line=*/0);
   std::vector<ConfigNode*> stack{&out};
   while (!stack.empty()) {
     ConfigNode* n = stack.back();
