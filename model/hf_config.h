@@ -28,9 +28,9 @@ struct BackboneConfig {
   double rope_theta = 10000.0;
   double initializer_range = 0.02;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;     // q/k/v/o bias: qwen2 sets q/k/v (qkv_bias), llama attention_bias
+  bool attention_bias = false;     // llama family only: q/k/v/o bias (llama attention_bias; qwen2 q/k/v)
   bool qkv_bias_only = false;      // qwen2: bias on q/k/v but not o_proj
-  bool mlp_bias = false;           // llama mlp_bias
+  bool mlp_bias = false;           // llama family only: llama mlp_bias
 
   // Dropout probabilities (active only in training mode).
   double embd_pdrop = 0.0;         // gpt2 embd_pdrop
@@ -59,5 +59,15 @@ BackboneConfig load_hf_config(const std::string& path);
 // The config.json to write beside model.safetensors (raw merged with the
 // typed fields, so a loaded config round-trips).
 nlohmann::json to_hf_json(const BackboneConfig& config);
+
+// The first typed field (not `raw`) in which a and b differ, as
+// "field: a vs b"; empty when they agree. parse_hf_config(to_hf_json(c))
+// agrees with c whenever to_hf_json(c) succeeds.
+std::string config_difference(const BackboneConfig& a, const BackboneConfig& b);
+
+// One line for logs: family, model_type, sizes and the parameter count.
+std::string describe(const BackboneConfig& config);
+// Parameters of the backbone built from `config` (tied embeddings once).
+int64_t parameter_count(const BackboneConfig& config);
 
 }  // namespace hmt

@@ -1,0 +1,124 @@
+#include "core/experiment_config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "core/config.h"
+#include "core/sha256.h"
+
+namespace hmt {
+
+void ModelConfig::check(config::SectionCheck& c) const {
+  bool has_pretrained = !pretrained.empty();
+  if (has_pretrained && from_scratch()) {
+    c.fail("type", fmt::format("{}, {}: give exactly one of them, not both", c.key("pretrained"), c.key("type")));
+    return;
+  }
+  if (!has_pretrained && !from_scratch()) {
+    c.fail("type", fmt::format("{}, {}: give exactly one of them (a HuggingFace directory, or a family to build "
+                               "from scratch)",
+                               c.key("pretrained"), c.key("type")));
+    return;
+  }
+  const std::pair<const char*, const std::optional<std::int64_t>*> architecture[] = {
+      {"vocab_size", &vocab_size}, {"hidden_size", &hidden_size}, {"num_layers", &num_layers},
+      {"num_heads", &num_heads}};
+  bool complete = true;
+  for (const auto& [name, value] : architecture) {
+    if (has_pretrained && value->has_value())
+      c.fail(name, fmt::format("{}: not allowed with {} (the architecture comes from its config.json)", c.key(name),
+                               c.key("pretrained")));
+    if (from_scratch() && !value->has_value()) {
+      c.fail(name, fmt::format("{}: required when {} is given", c.key(name), c.key("type")));
+      complete = false;
+    }
+  }
+  if (!from_scratch() || !complete) return;
+  if (*hidden_size % *num_heads != 0)
+    c.fail("hidden_size", fmt::format("{} ({}) must be divisible by {} ({})", c.key("hidden_size"), *hidden_size,
+                                      c.key("num_heads"), *num_heads));
+  if (*num_heads % kv_heads() != 0)
+    c.fail("num_kv_heads", fmt::format("{} ({}) must be divisible by {} ({})", c.key("num_heads"), *num_heads,
+                                       c.key("num_kv_heads"), num_kv_heads));
+  // Grouped-query attention and post-LN exist in one family each.
+  if (*type != "llama" && kv_heads() != *num_heads)
+    c.fail("num_kv_heads", fmt::format("{}: only llama models have grouped-query attention; {} has {} = {}",
+                                       c.key("num_kv_heads"), *type, c.key("num_heads"), *num_heads));
+  if (*type != "opt" && !do_layer_norm_before)
+    c.fail("do_layer_norm_before", fmt::format("{}: false is only supported for type opt, not {}",
+                                               c.key("do_layer_norm_before"), *type));
+  if (*type != "opt" && word_embed_proj_dim != 0 && word_embed_proj_dim != *hidden_size)
+    c.fail("word_embed_proj_dim", fmt::format("{}: differs from {} only for type opt, not {}",
+                                              c.key("word_embed_proj_dim"), c.key("hidden_size"), *type));
+}
+
+std::int64_t HmtConfig::summary_tokens() const {
+  double exact = static_cast<double>(segment_length) * sum_fraction;
+  double floor = std::floor(exact);
+  double rest = exact - floor;
+  if (rest > 0.5) return static_cast<std::int64_t>(floor) + 1;
+  if (rest < 0.5) return static_cast<std::int64_t>(floor);
+  auto lower = static_cast<std::int64_t>(floor);
+  return lower % 2 == 0 ? lower : lower + 1;
+}
+
+bool operator==(const ExperimentConfig& a, const ExperimentConfig& b) { return config::equal_structs(a, b); }
+
+ExperimentConfig parse_experiment(const ConfigTree& tree) { return config::parse_struct<ExperimentConfig>(tree); }
+
+std::string to_yaml(const ExperimentConfig& config) { return config::emit_struct(config); }
+
+std::string config_hash(const ExperimentConfig& config) { return sha256_hex(to_yaml(config)); }
+
+void save_resolved_config(const ExperimentConfig& config, const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  HMT_CHECK(!ec, "{}: cannot create the run directory: {}", run_dir, ec.message());
+  std::string final_path = (fs::path(run_dir) / "config.yaml").string();
+  std::string temp_path = final_path + ".tmp." + std::to_string(::getpid());
+  std::string text = to_yaml(config);
+
+  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  HMT_CHECK(fd >= 0, "{}: cannot open for writing: {}", temp_path, std::strerror(errno));
+  std::size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      ::unlink(temp_path.c_str());
+      fail("{}: write failed: {}", temp_path, std::strerror(error));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  // Without fsync before rename a crash can leave an empty config.yaml.
+  bool synced = ::fsync(fd) == 0;
+  int sync_error = errno;
+  ::close(fd);
+  if (!synced) {
+    ::unlink(temp_path.c_str());
+    fail("{}: fsync failed: {}", temp_path, std::strerror(sync_error));
+  }
+  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    int error = errno;
+    ::unlink(temp_path.c_str());
+    fail("{}: cannot rename to {}: {}", temp_path, final_path, std::strerror(error));
+  }
+}
+
+std::string describe_experiment_keys() {
+  std::string table = "| key | type | default | allowed | meaning |\n| --- | --- | --- | --- | --- |\n";
+  for (const auto& row : config::describe_struct<ExperimentConfig>())
+    table += fmt::format("| `{}` | {} | `{}` | {} | {} |\n", row.key, row.type, row.default_value, row.allowed,
+                         row.doc);
+  return table;
+}
+
+}  // namespace hmt

@@ -1,0 +1,138 @@
+#pragma once
+// The typed experiment configuration. Each struct lists its keys once in
+// visit(); parsing, validation, to_yaml and docs/configs.md all follow it.
+// A new section is a struct with visit() plus one v.section(...) line in
+// ExperimentConfig::visit.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/config_schema.h"
+
+namespace hmt {
+
+struct RuntimeConfig {
+  std::int64_t threads = 0;
+  std::uint64_t seed = 1234;
+  std::string device = "cpu";
+  std::string run_dir = "runs/default";
+  std::string log_level = "info";
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range, config::Choices;
+    v.field("threads", threads, Range::at_least(0), "intra-op threads; 0 = cores / local MPI ranks");
+    v.field("seed", seed, "seed of every random generator");
+    v.field("device", device, Choices{"cpu", "cuda"}, "where tensors live");
+    v.field("run_dir", run_dir, "directory for checkpoints, logs and the resolved config.yaml");
+    v.field("log_level", log_level, Choices{"trace", "debug", "info", "warn", "error"}, "log verbosity");
+  }
+};
+
+struct ModelConfig {
+  std::string pretrained;  // empty: build from `type`
+  std::optional<std::string> type;
+  std::optional<std::int64_t> vocab_size;
+  std::optional<std::int64_t> hidden_size;
+  std::optional<std::int64_t> num_layers;
+  std::optional<std::int64_t> num_heads;
+  std::int64_t num_kv_heads = 0;
+  std::int64_t intermediate_size = 0;
+  std::int64_t max_position_embeddings = 2048;
+  bool tie_word_embeddings = true;
+  double dropout = 0.0;
+  bool do_layer_norm_before = true;
+  std::int64_t word_embed_proj_dim = 0;
+  double rope_theta = 10000.0;
+
+  bool from_scratch() const { return type.has_value(); }
+  // The resolved values of the "0 = derived" keys.
+  std::int64_t kv_heads() const { return num_kv_heads == 0 ? num_heads.value_or(0) : num_kv_heads; }
+  std::int64_t input_embed_dim() const {
+    return word_embed_proj_dim == 0 ? hidden_size.value_or(0) : word_embed_proj_dim;
+  }
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range, config::Choices;
+    v.field("pretrained", pretrained, "HuggingFace model directory (config.json + safetensors)");
+    v.field("type", type, Choices{"llama", "gpt2", "opt"}, "family of a from-scratch model");
+    v.field("vocab_size", vocab_size, Range::at_least(1), "from scratch: vocabulary size");
+    v.field("hidden_size", hidden_size, Range::at_least(1), "from scratch: model width");
+    v.field("num_layers", num_layers, Range::at_least(1), "from scratch: decoder layers");
+    v.field("num_heads", num_heads, Range::at_least(1), "from scratch: attention heads");
+    v.field("num_kv_heads", num_kv_heads, Range::at_least(0), "key/value heads; 0 = num_heads");
+    v.field("intermediate_size", intermediate_size, Range::at_least(0), "MLP width; 0 = family default");
+    v.field("max_position_embeddings", max_position_embeddings, Range::at_least(1), "longest sequence");
+    v.field("tie_word_embeddings", tie_word_embeddings, "output head shares the embedding table");
+    v.field("dropout", dropout, Range::half_open(0, 1), "dropout probability");
+    v.field("do_layer_norm_before", do_layer_norm_before, "opt only: pre-LN (false = post-LN, OPT-350M)");
+    v.field("word_embed_proj_dim", word_embed_proj_dim, Range::at_least(0), "opt only: embedding width; 0 = hidden_size");
+    v.field("rope_theta", rope_theta, Range::above(0), "llama only: RoPE base");
+  }
+  void check(config::SectionCheck& c) const;
+};
+
+struct RecallConfig {
+  bool enabled = true;
+  std::int64_t context = 300;
+  std::int64_t hidden_dim = 512;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range;
+    v.field("enabled", enabled, "recall cached memories (stage 2); false = stage 1");
+    v.field("context", context, Range::at_least(1), "N: cached memory embeddings");
+    v.field("hidden_dim", hidden_dim, Range::at_least(1), "h: recall query/key width");
+  }
+};
+
+struct HmtConfig {
+  std::int64_t segment_length = 0;
+  std::int64_t num_sensory = 32;
+  double sum_fraction = 0.5;
+  RecallConfig recall;
+
+  // j of spec section 2: round(L * f), ties to even like Python's round.
+  std::int64_t summary_tokens() const;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range;
+    v.field("segment_length", segment_length, config::required, Range::closed(1, 1 << 20),
+            "L: content tokens per segment");
+    v.field("num_sensory", num_sensory, Range::at_least(0), "k: tokens carried over from the previous segment");
+    v.field("sum_fraction", sum_fraction, Range::open_closed(0, 1), "f: share of a segment the summary reads");
+    v.section("recall", recall, "memory recall");
+  }
+};
+
+struct TokenizerConfig {
+  std::string path;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("path", path, "tokenizer file; empty = inputs are token ids");
+  }
+};
+
+struct ExperimentConfig {
+  RuntimeConfig runtime;
+  ModelConfig model;
+  HmtConfig hmt;
+  TokenizerConfig tokenizer;
+
+  template <class V>
+  void visit(V& v) {
+    v.section("runtime", runtime, "process settings");
+    v.section("model", model, "backbone");
+    v.section("hmt", hmt, "memory architecture");
+    v.section("tokenizer", tokenizer, "text to ids");
+  }
+};
+
+// Field-by-field equality through visit(), so it never misses a new key.
+bool operator==(const ExperimentConfig& a, const ExperimentConfig& b);
+inline bool operator!=(const ExperimentConfig& a, const ExperimentConfig& b) { return !(a == b); }
+
+}  // namespace hmt

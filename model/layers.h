@@ -1,0 +1,113 @@
+#pragma once
+// Building blocks shared by the llama, gpt2 and opt backbones. Each module
+// registers its tensors under the HF leaf names ("weight", "bias"), so a
+// family that nests them under HF submodule names gets HF parameter names.
+// Modules initialise themselves as HF's _init_weights does, from torch's
+// global generator (the caller seeds it).
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace hmt::layers {
+
+// nn.Linear: y = x W^T + b, W stored [out, in]. `bias` is undefined (and not
+// registered) when absent.
+class Linear : public torch::nn::Module {
+ public:
+  Linear(int64_t in, int64_t out, bool with_bias, double init_std);
+  torch::Tensor forward(const torch::Tensor& x) const;
+  torch::Tensor weight;
+  torch::Tensor bias;
+};
+
+// GPT-2's Conv1D: y = x W + b, W stored [in, out] (the transpose of Linear).
+class Conv1D : public torch::nn::Module {
+ public:
+  Conv1D(int64_t in, int64_t out, double init_std);
+  torch::Tensor forward(const torch::Tensor& x) const;
+  torch::Tensor weight;
+  torch::Tensor bias;
+};
+
+// nn.Embedding. A padding_idx in [0, count) gets a zero row at init and no
+// gradient, as in HF (llama/opt pass pad_token_id); -1 means none.
+class Embedding : public torch::nn::Module {
+ public:
+  Embedding(int64_t count, int64_t dim, double init_std, int64_t padding_idx = -1);
+  torch::Tensor forward(const torch::Tensor& ids) const;
+  torch::Tensor weight;
+  int64_t padding_idx;
+};
+
+// Llama's RMSNorm: reduced-precision inputs are normalised in float32 and
+// cast back before the weight multiplies (HF LlamaRMSNorm order).
+class RMSNorm : public torch::nn::Module {
+ public:
+  RMSNorm(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x) const;
+  torch::Tensor weight;
+  double eps;
+};
+
+// nn.LayerNorm with affine weight and bias, computed in the input dtype.
+class LayerNorm : public torch::nn::Module {
+ public:
+  LayerNorm(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x) const;
+  torch::Tensor weight;
+  torch::Tensor bias;
+  double eps;
+};
+
+// Throws hmt::Error unless embeds is [B, T, width] and mask is undefined or
+// [B, T].
+void check_inputs(const torch::Tensor& embeds, const torch::Tensor& mask, int64_t width);
+
+// Position of each token: cumsum(mask) - 1 clamped at 0, so real tokens of a
+// left-padded row are numbered from 0; arange(T) when mask is undefined.
+// [B, T] int64 on `device`.
+torch::Tensor positions_from_mask(const torch::Tensor& mask, int64_t batch, int64_t length,
+                                  const torch::Device& device);
+
+// [B, 1, T, T] bool: query i may attend key j iff j <= i and key j is real.
+torch::Tensor attention_allowed(const torch::Tensor& mask, int64_t batch, int64_t length,
+                                const torch::Device& device);
+
+// [B, T, H*D] -> [B, H, T, D].
+torch::Tensor split_heads(const torch::Tensor& x, int64_t heads, int64_t head_dim);
+
+// Scaled dot-product attention with grouped-query heads: q [B, H, T, D], k
+// and v [B, Hkv, T, D] with H a multiple of Hkv (query head h reads kv head
+// h / (H / Hkv), as HF repeat_kv). Scores are multiplied by score_scale;
+// disallowed keys get the dtype's lowest finite value, so a query with no
+// allowed key (a padded one) averages all keys instead of producing NaN.
+// Softmax runs in float32 for half/bfloat16. Dropout on the probabilities.
+// Returns [B, T, H*D].
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const torch::Tensor& allowed, double score_scale, double dropout_p,
+                     bool training);
+
+// Rotary tables for HF's rotate_half convention: cos/sin of positions times
+// inv_freq = theta^(-2i/D), duplicated over the two halves. Shapes
+// [B, 1, T, D] in `dtype`; computed in float32 (double for double models).
+struct RotaryTables {
+  torch::Tensor cos;
+  torch::Tensor sin;
+};
+RotaryTables rotary_tables(const torch::Tensor& positions, int64_t head_dim, double theta,
+                           torch::ScalarType dtype);
+// x [B, H, T, D] rotated: x*cos + rotate_half(x)*sin, rotate_half(x) =
+// [-x2, x1] for halves x1, x2.
+torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryTables& tables);
+
+// HF ACT2FN names we support: relu, silu/swish, gelu (erf), gelu_new /
+// gelu_pytorch_tanh / gelu_fast (tanh approximation).
+void check_activation(const std::string& name);
+torch::Tensor activation(const torch::Tensor& x, const std::string& name);
+
+// Functional dropout on torch's global generator; identity unless training
+// and p > 0, so a replay after restoring the generator draws the same mask.
+torch::Tensor dropout(const torch::Tensor& x, double p, bool training);
+
+}  // namespace hmt::layers
