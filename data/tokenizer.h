@@ -48,6 +48,10 @@ struct SentencePieceTrainOptions {
   bool byte_fallback = true;
   int64_t input_sentence_size = 2000000;
   int threads = 0;                  // 0: runtime default
+  // Lossless by default (as Llama-2's model): no NFKC, spaces and line
+  // breaks kept, so decode(encode(x)) == x. "nmt_nfkc" is SentencePiece's own default.
+  std::string normalization_rule_name = "identity";
+  bool remove_extra_whitespaces = false;
 };
 void train_sentencepiece(const SentencePieceTrainOptions& options);
 

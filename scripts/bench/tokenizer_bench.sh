@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Encode throughput, ours vs the npm peers, on the same 1,000,000 bytes of
+# English (PG-19 train books concatenated in name order), one core each
+# (taskset), best of 3, tokenizer load excluded. Builds nothing.
+#   scripts/bench/tokenizer_bench.sh [SHARED_DATA]
+# Ours runs through `build/hmt tokenizer encode --tokenizer FILE --input FILE`
+# (load time = the same command on an empty file, subtracted); while that
+# command is not built, through the hidden Catch2 test "[.bench]".
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+shared="$(cd "${1:-$repo/../shared/data}" && pwd)"
+tokenizer="$shared/tokenizers/gpt2/tokenizer.json"
+pin=""
+command -v taskset >/dev/null && pin="taskset -c 0"
+export OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false RAYON_NUM_THREADS=1
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+text="$tmp/english_1mb.txt"
+# cat stops on SIGPIPE once head has its bytes: not an error.
+(cat $(ls "$shared"/pg19/train/*.txt | LC_ALL=C sort) | head -c 1000000 > "$text") || true
+: > "$tmp/empty.txt"
+[ "$(wc -c < "$text")" -eq 1000000 ] || { echo "need 1,000,000 bytes of PG-19 text" >&2; exit 1; }
+
+if [ ! -d "$repo/scripts/golden/node_modules/tiktoken" ]; then
+  (cd "$repo/scripts/golden" && npm install --no-audit --no-fund >/dev/null)
+fi
+
+now() { date +%s.%N; }
+best_seconds() {  # best of 3 wall seconds of "$@"
+  local best=999999 start end t
+  for _ in 1 2 3; do
+    start=$(now); "$@" > /dev/null || { echo "failed: $*" >&2; exit 1; }; end=$(now)
+    t=$(echo "$end - $start" | bc -l)
+    best=$(echo "if ($t < $best) $t else $best" | bc -l)
+  done
+  echo "$best"
+}
+
+# The CLI stub parses its options and exits 2: probe with a real (empty) input.
+if "$repo/build/hmt" tokenizer encode --tokenizer "$tokenizer" --input "$tmp/empty.txt" >/dev/null 2>&1; then
+  full=$(best_seconds $pin "$repo/build/hmt" tokenizer encode --tokenizer "$tokenizer" --input "$text")
+  load=$(best_seconds $pin "$repo/build/hmt" tokenizer encode --tokenizer "$tokenizer" --input "$tmp/empty.txt")
+  ours=$(echo "1.0 / ($full - $load)" | bc -l)
+  how="build/hmt tokenizer encode (ids printed; load subtracted)"
+else
+  line=$(HMT_SHARED_DATA="$shared" $pin "$repo/build/hmt_tests" "[.bench]" | grep '^tokenizers/gpt2/tokenizer.json:')
+  ours=$(echo "$line" | sed -E 's/.* ([0-9.]+) MB\/s$/\1/')
+  how="hmt_tests [.bench] (hmt tokenizer encode not built yet)"
+fi
+
+peers=$($pin node "$repo/scripts/bench/tokenizer_bench.js" "$text" "$tokenizer")
+hf=$(echo "$peers" | awk '$1 == "hf_tokenizers" {print $2}')
+tt=$(echo "$peers" | awk '$1 == "tiktoken" {print $2}')
+
+printf 'text: 1,000,000 bytes of PG-19 English; GPT-2 tokenizer; one core; best of 3\n'
+printf '%-28s %8.2f MB/s   (%s)\n' "hmt (ours)" "$ours" "$how"
+printf '%-28s %8.2f MB/s\n' "HF tokenizers (npm)" "$hf"
+printf '%-28s %8.2f MB/s\n' "tiktoken gpt2 (npm, WASM)" "$tt"
+printf 'ours / tiktoken = %.2fx, ours / HF tokenizers = %.2fx\n' \
+  "$(echo "$ours / $tt" | bc -l)" "$(echo "$ours / $hf" | bc -l)"
