@@ -1,13 +1,9 @@
 #include "core/experiment_config.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/sha256.h"
 
@@ -80,37 +76,7 @@ void save_resolved_config(const ExperimentConfig& config, const std::string& run
   std::error_code ec;
   fs::create_directories(run_dir, ec);
   HMT_CHECK(!ec, "{}: cannot create the run directory: {}", run_dir, ec.message());
-  std::string final_path = (fs::path(run_dir) / "config.yaml").string();
-  std::string temp_path = final_path + ".tmp." + std::to_string(::getpid());
-  std::string text = to_yaml(config);
-
-  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  HMT_CHECK(fd >= 0, "{}: cannot open for writing: {}", temp_path, std::strerror(errno));
-  std::size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int error = errno;
-      ::close(fd);
-      ::unlink(temp_path.c_str());
-      fail("{}: write failed: {}", temp_path, std::strerror(error));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  // Without fsync before rename a crash can leave an empty config.yaml.
-  bool synced = ::fsync(fd) == 0;
-  int sync_error = errno;
-  ::close(fd);
-  if (!synced) {
-    ::unlink(temp_path.c_str());
-    fail("{}: fsync failed: {}", temp_path, std::strerror(sync_error));
-  }
-  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    int error = errno;
-    ::unlink(temp_path.c_str());
-    fail("{}: cannot rename to {}: {}", temp_path, final_path, std::strerror(error));
-  }
+  write_file_atomically((fs::path(run_dir) / "config.yaml").string(), to_yaml(config));
 }
 
 std::string describe_experiment_keys() {

@@ -5,7 +5,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
-#include "model/atomic_file.h"
+#include "core/atomic_file.h"
 #include "model/backbone.h"
 #include "model/backbone_families.h"
 #include "model/safetensors.h"

@@ -128,7 +128,7 @@ TEST_CASE("cli: init writes a seeded random backbone that loads back", "[cli][in
 TEST_CASE("cli: score prints the NLL of an independent computation", "[cli][score]") {
   auto dir = hmt::test::temp_dir("cli_score");
   hmt::ModelConfig model;
-  model.type = "gpt2";
+  model.type = std::string("gpt2");
   model.vocab_size = 97;
   model.hidden_size = 32;
   model.num_layers = 2;

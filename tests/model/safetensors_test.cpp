@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "model/atomic_file.h"
+#include "core/atomic_file.h"
 #include "model/safetensors.h"
 #include "tests/test_paths.h"
 
