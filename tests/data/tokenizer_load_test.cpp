@@ -107,6 +107,9 @@ TEST_CASE("tokenizer: a merge of unknown tokens names the file and the merge", "
   write(dir / "merges.txt", "#version: 0.2\na b\nab x\n");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "vocab.json").string()),
                       Contains("merge 2 references token 'x'") && Contains((dir / "merges.txt").string()));
+  std::filesystem::remove(dir / "merges.txt");
+  REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "vocab.json").string()),
+                      Contains((dir / "merges.txt").string() + ": cannot open merges.txt"));
   write(dir / "merges.txt", "#version: 0.2\na b c\n");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "vocab.json").string()),
                       Contains((dir / "merges.txt").string() + ":2: expected 'left right'"));
