@@ -297,8 +297,8 @@ struct Candidate {
 
 }  // namespace
 
-void ByteLevelBpe::encode_word(std::string_view word, std::vector<int32_t>& out) const {
-  WordCache& words = cache();
+void ByteLevelBpe::encode_word(std::string_view word, WordCache& words,
+                               std::vector<int32_t>& out) const {
   size_t hash = std::hash<std::string_view>{}(word);
   if (words.lookup(word, hash, out)) return;
   size_t first = out.size();
@@ -359,7 +359,8 @@ void ByteLevelBpe::encode_normalized(std::string_view text, std::vector<int32_t>
   pieces.clear();
   in.views.push_back(text);
   pre_tokenizer_->split(in, pieces);
-  for (std::string_view piece : pieces.views) encode_word(piece, out);
+  WordCache& words = cache();
+  for (std::string_view piece : pieces.views) encode_word(piece, words, out);
 }
 
 std::vector<int32_t> ByteLevelBpe::encode(std::string_view text) const {

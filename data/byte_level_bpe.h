@@ -58,7 +58,7 @@ class ByteLevelBpe : public Tokenizer {
   class MergeTable;
   class WordCache;
   // BPE of one pre-token (raw bytes); appends its ids.
-  void encode_word(std::string_view word, std::vector<int32_t>& out) const;
+  void encode_word(std::string_view word, WordCache& words, std::vector<int32_t>& out) const;
   void encode_normalized(std::string_view text, std::vector<int32_t>& out) const;
   WordCache& cache() const;
 

@@ -40,10 +40,11 @@ struct Attention : torch::nn::Module {
     const bool qkv_bias = c.attention_bias || c.qkv_bias_only;
     const bool o_bias = c.attention_bias && !c.qkv_bias_only;
     const double init_std = c.initializer_range;
-    q_proj = register_module("q_proj", std::make_shared<Linear>(c.hidden_size, heads * head_dim, qkv_bias, init_std));
-    k_proj = register_module("k_proj", std::make_shared<Linear>(c.hidden_size, kv_heads * head_dim, qkv_bias, init_std));
-    v_proj = register_module("v_proj", std::make_shared<Linear>(c.hidden_size, kv_heads * head_dim, qkv_bias, init_std));
-    o_proj = register_module("o_proj", std::make_shared<Linear>(heads * head_dim, c.hidden_size, o_bias, init_std));
+    const int64_t d = c.hidden_size, q_width = heads * head_dim, kv_width = kv_heads * head_dim;
+    q_proj = register_module("q_proj", std::make_shared<Linear>(d, q_width, qkv_bias, init_std));
+    k_proj = register_module("k_proj", std::make_shared<Linear>(d, kv_width, qkv_bias, init_std));
+    v_proj = register_module("v_proj", std::make_shared<Linear>(d, kv_width, qkv_bias, init_std));
+    o_proj = register_module("o_proj", std::make_shared<Linear>(q_width, d, o_bias, init_std));
   }
 
   torch::Tensor forward(const torch::Tensor& x, const layers::RotaryTables& rope, const torch::Tensor& allowed,

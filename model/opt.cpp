@@ -61,11 +61,12 @@ struct DecoderLayer : torch::nn::Module {
   explicit DecoderLayer(const BackboneConfig& c)
       : norm_before(c.do_layer_norm_before), act(c.activation), dropout_p(c.resid_pdrop) {
     const double init_std = c.initializer_range;
+    const int64_t d = c.hidden_size, ffn = c.intermediate_size;
     self_attn = register_module("self_attn", std::make_shared<Attention>(c));
-    self_attn_layer_norm = register_module("self_attn_layer_norm", std::make_shared<LayerNorm>(c.hidden_size, c.norm_eps));
-    fc1 = register_module("fc1", std::make_shared<Linear>(c.hidden_size, c.intermediate_size, /*with_bias=*/true, init_std));
-    fc2 = register_module("fc2", std::make_shared<Linear>(c.intermediate_size, c.hidden_size, /*with_bias=*/true, init_std));
-    final_layer_norm = register_module("final_layer_norm", std::make_shared<LayerNorm>(c.hidden_size, c.norm_eps));
+    self_attn_layer_norm = register_module("self_attn_layer_norm", std::make_shared<LayerNorm>(d, c.norm_eps));
+    fc1 = register_module("fc1", std::make_shared<Linear>(d, ffn, /*with_bias=*/true, init_std));
+    fc2 = register_module("fc2", std::make_shared<Linear>(ffn, d, /*with_bias=*/true, init_std));
+    final_layer_norm = register_module("final_layer_norm", std::make_shared<LayerNorm>(d, c.norm_eps));
   }
 
   // HF OPTDecoderLayer: each norm sits before its sublayer (pre-LN) or after
@@ -94,9 +95,9 @@ struct DecoderLayer : torch::nn::Module {
 struct Decoder : torch::nn::Module {
   explicit Decoder(const BackboneConfig& c) {
     const double init_std = c.initializer_range;
-    embed_tokens = register_module(
-        "embed_tokens",
-        std::make_shared<layers::Embedding>(c.vocab_size, c.word_embed_proj_dim, init_std, /*padding_idx=*/c.pad_token_id));
+    embed_tokens = register_module("embed_tokens",
+                                   std::make_shared<layers::Embedding>(c.vocab_size, c.word_embed_proj_dim, init_std,
+                                                                       /*padding_idx=*/c.pad_token_id));
     embed_positions = register_module(
         "embed_positions",
         std::make_shared<layers::Embedding>(c.max_position_embeddings + kPositionOffset, c.hidden_size, init_std));

@@ -27,7 +27,7 @@ std::string english_megabyte() {
 
 }  // namespace
 
-TEST_CASE("tokenizer bench: single-thread encode MB/s on 1 MB of English", "[.bench][tokenizer]") {
+TEST_CASE("tokenizer bench: single-thread encode MB/s on 1 MB of English", "[.bench]") {
   HMT_REQUIRE_SHARED("pg19/train/2701.txt");
   std::string text = english_megabyte();
   for (const char* file : {"tokenizers/gpt2/tokenizer.json", "tokenizers/gpt2/vocab.json",

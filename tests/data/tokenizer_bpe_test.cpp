@@ -117,6 +117,20 @@ TEST_CASE("tokenizer: a megabyte without a break encodes in O(n log n) and round
   auto ids = tokenizer->encode(text);  // one pre-token of 1 MiB
   REQUIRE(tokenizer->decode(ids) == text);
   REQUIRE(ids.size() < text.size() / 2);  // merged, not left as single bytes
+
+  // Long runs (256 KiB) that single regex alternatives (\s+(?!\S), punctuation,
+  // line breaks) must match whole, for both GPT-2's and Qwen3's patterns.
+  std::vector<std::string> files = {"tokenizers/gpt2/tokenizer.json"};
+  if (hmt::test::have_shared("holdout/tokenizers/qwen3/tokenizer.json"))
+    files.push_back("holdout/tokenizers/qwen3/tokenizer.json");
+  for (const auto& file : files) {
+    auto t = hmt::load_tokenizer((shared_data() / file).string());
+    for (const std::string& run : {std::string(1 << 18, ' ') + "x", std::string(1 << 18, '\n'),
+                                   std::string(1 << 18, '!'), " " + std::string(1 << 18, '\t') + "y"}) {
+      INFO(file << " run of " << int(run[1]));
+      REQUIRE(t->decode(t->encode(run)) == run);
+    }
+  }
 }
 
 TEST_CASE("tokenizer: concurrent encode on many threads gives the same ids", "[tokenizer]") {

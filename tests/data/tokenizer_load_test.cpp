@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "tests/data/tokenizer_golden.h"
 #include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
@@ -35,6 +36,27 @@ TEST_CASE("tokenizer: a directory loads its tokenizer.json, else vocab.json, els
   auto llama = hmt::load_tokenizer(llama_dir.string());
   REQUIRE(llama->path() == (llama_dir / "tokenizer.model").string());
   REQUIRE(llama->vocab_size() == 32000);
+}
+
+TEST_CASE("tokenizer: a HF model folder (holdout fake_gpt2) takes specials from tokenizer_config.json",
+          "[tokenizer]") {
+  HMT_REQUIRE_SHARED("holdout/models/fake_gpt2/tokenizer_config.json");
+  HMT_REQUIRE_SHARED("holdout/tokenizers/sentencepiece_test/test_model.model");
+  auto dir = shared_data() / "holdout/models/fake_gpt2";
+  auto golden = hmt::test::read_golden("gpt2");
+  // Its vocab.json is written differently from GPT-2's encoder.json but maps
+  // the same tokens: both loaders must give HF's GPT-2 ids.
+  for (auto path : {dir, dir / "vocab.json"}) {
+    INFO(path);
+    auto tokenizer = hmt::load_tokenizer(path.string());
+    REQUIRE(tokenizer->bos_id() == 50256);
+    REQUIRE(tokenizer->eos_id() == 50256);
+    REQUIRE_FALSE(tokenizer->pad_id());
+    hmt::test::check_golden_cases(*tokenizer, golden["cases"]);
+  }
+  // A folder whose model is not called tokenizer.model.
+  auto sp_dir = shared_data() / "holdout/tokenizers/sentencepiece_test";
+  REQUIRE(hmt::load_tokenizer(sp_dir.string())->path() == (sp_dir / "test_model.model").string());
 }
 
 TEST_CASE("tokenizer: a missing path is an error naming it", "[tokenizer]") {
@@ -85,6 +107,9 @@ TEST_CASE("tokenizer: a merge of unknown tokens names the file and the merge", "
   write(dir / "merges.txt", "#version: 0.2\na b\nab x\n");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "vocab.json").string()),
                       Contains("merge 2 references token 'x'") && Contains((dir / "merges.txt").string()));
+  std::filesystem::remove(dir / "merges.txt");
+  REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "vocab.json").string()),
+                      Contains((dir / "merges.txt").string() + ": cannot open merges.txt"));
   write(dir / "merges.txt", "#version: 0.2\na b c\n");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "vocab.json").string()),
                       Contains((dir / "merges.txt").string() + ":2: expected 'left right'"));
