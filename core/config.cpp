@@ -8,7 +8,8 @@
 
 namespace hmt {
 
-ConfigTree compose_config(const std::string& experiment_path, const std::vector<std::string>& overrides) {
+ConfigTree compose_config(const std::string& experiment_path, const std::vector<std::string>& overrides,
+                          const std::set<std::string>& schema_keys) {
   std::vector<Override> parsed;
   for (const auto& text : overrides) parsed.push_back(parse_override(text));
 
@@ -19,14 +20,19 @@ ConfigTree compose_config(const std::string& experiment_path, const std::vector<
 
   for (const auto& o : parsed) {
     bool picked_option = o.kind == Override::Kind::Set && used_groups.count(o.key) > 0;
-    if (!picked_option) apply_override(tree.root, o);
+    if (!picked_option) apply_override(tree.root, o, schema_keys);
   }
   resolve_interpolations(tree.root);
   return tree;
 }
 
 ExperimentConfig load_experiment(const std::string& experiment_path, const std::vector<std::string>& overrides) {
-  return parse_experiment(compose_config(experiment_path, overrides));
+  static const std::set<std::string> schema_keys = [] {
+    std::set<std::string> keys;
+    for (const auto& row : config::describe_struct<ExperimentConfig>()) keys.insert(row.key);
+    return keys;
+  }();
+  return parse_experiment(compose_config(experiment_path, overrides, schema_keys));
 }
 
 }  // namespace hmt

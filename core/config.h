@@ -2,6 +2,7 @@
 // Entry points of the experiment configuration: compose YAML files with
 // overrides, validate once into ExperimentConfig, and write the resolved
 // result back. Rules and every key: docs/configs.md.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,10 @@ namespace hmt {
 // Composition (defaults lists), then overrides in order (`a.b=v`, `+a.b=v`,
 // `~a.b`; `group=option` picks a defaults-list option before composing),
 // then interpolation. The result has no "${" left to resolve.
-ConfigTree compose_config(const std::string& experiment_path, const std::vector<std::string>& overrides);
+// `schema_keys`: dotted keys that `a.b=v` may set even when no file has them
+// (load_experiment passes the typed schema's keys).
+ConfigTree compose_config(const std::string& experiment_path, const std::vector<std::string>& overrides,
+                          const std::set<std::string>& schema_keys = {});
 
 // Validates every key once: unknown keys, types, ranges, choices, required
 // keys and cross-field rules. Throws one hmt::Error listing all problems.

@@ -71,10 +71,14 @@ std::string did_you_mean(ConfigNode* parent, const std::vector<std::string>& par
 
 }  // namespace
 
-void apply_override(ConfigNode& root, const Override& o) {
-  auto parts = split_key(o.key);
+void apply_override(ConfigNode& root, const Override& given, const std::set<std::string>& schema_keys) {
+  auto parts = split_key(given.key);
   ConfigNode* parent = parent_of(root, parts);
   ConfigNode* existing = parent ? parent->find(parts.back()) : nullptr;
+  Override o = given;
+  // As with Hydra's structured configs, a key the typed schema defines may be
+  // set without '+' even when no yaml file spells it out.
+  if (o.kind == Override::Kind::Set && !existing && schema_keys.count(o.key)) o.kind = Override::Kind::Add;
   switch (o.kind) {
     case Override::Kind::Set:
       if (!existing)

@@ -2,6 +2,7 @@
 // Command-line overrides: `a.b=v` changes a key, `+a.b=v` adds one, `~a.b`
 // deletes one, `group=option` picks a defaults-list option.
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ Override parse_override(const std::string& text);
 std::map<std::string, GroupChoice> group_choice_candidates(const std::vector<Override>& overrides);
 
 // Applies one key override to the composed tree; errors name the override.
-void apply_override(ConfigNode& root, const Override& override);
+// `a.b=v` on a key absent from the tree adds it when `schema_keys` (dotted)
+// has it.
+void apply_override(ConfigNode& root, const Override& override, const std::set<std::string>& schema_keys = {});
 
 }  // namespace hmt

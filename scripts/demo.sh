@@ -28,8 +28,9 @@ echo "== 3. tokenize the held-out book"
 cat "$DEMO/encode.log"
 book_tokens=$(wc -w < "$DEMO/book.ids")
 encode_rate=$(sed -n 's/.*: \([0-9.]*\) MB\/s.*/\1/p' "$DEMO/encode.log")
-tr ' ' '\n' < "$DEMO/book.ids" | head -n "$SCORE_TOKENS" | tr '\n' ' ' > "$DEMO/opening.ids"
-tr ' ' '\n' < "$DEMO/book.ids" | head -n 24 | tr '\n' ' ' > "$DEMO/first24.ids"
+first_ids() { awk -v n="$1" '{ for (i = 1; i <= n && i <= NF; ++i) printf "%s ", $i; print "" }' "$DEMO/book.ids"; }
+first_ids "$SCORE_TOKENS" > "$DEMO/opening.ids"
+first_ids 24 > "$DEMO/first24.ids"
 echo "first 24 tokens decode to: $("$HMT" tokenizer decode --tokenizer "$DEMO/tokenizer/spm.model" --ids "$DEMO/first24.ids" | tr '\n' ' ')"
 
 echo "== 4. a random tiny llama backbone from configs/demo.yaml"
@@ -39,9 +40,9 @@ echo "== 4. a random tiny llama backbone from configs/demo.yaml"
 echo "== 5. score the book's first $SCORE_TOKENS tokens in one pass"
 "$HMT" score "$DEMO/model" --ids "$DEMO/opening.ids" --json | tee "$DEMO/score.json"
 
-python_free_field() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p" "$DEMO/score.json"; }
-tokens=$(python_free_field tokens)
-ppl=$(python_free_field ppl)
+json_field() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p" "$DEMO/score.json"; }
+tokens=$(json_field tokens)
+ppl=$(printf "%.1f" "$(json_field ppl)")
 params=$(sed -n 's/.*(\([0-9]*\) parameters.*/\1/p' "$DEMO/init.log")
 elapsed=$(( $(date +%s) - start ))
 uniform=$(awk -v v="$VOCAB" 'BEGIN { printf "%.0f", v }')

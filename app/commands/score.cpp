@@ -30,7 +30,7 @@ int run_score(const ScoreArgs& args) {
   auto backbone = load_backbone(args.model_dir);
   DocumentScore score = score_document(*backbone, ids);
   if (args.json) {
-    nlohmann::json out = {{"tokens", score.tokens}, {"nll_sum", score.nll_sum}, {"ppl", score.ppl()}};
+    nlohmann::ordered_json out = {{"tokens", score.tokens}, {"nll_sum", score.nll_sum}, {"ppl", score.ppl()}};
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("tokens %lld  nll_sum %.6f  nll/token %.6f  ppl %.4f\n", static_cast<long long>(score.tokens),

@@ -32,6 +32,15 @@ TEST_CASE("config overrides: a.b=value on a missing key tells the user to add it
                                       "(did you mean 'hmt.num_sensory'?); use +hmt.num_sensori=3 to add a key"));
 }
 
+TEST_CASE("config overrides: a.b=value sets a schema key that no file spells out", "[config]") {
+  REQUIRE_THROWS_WITH(hmt::compose_config(kExperiment, {"model.dropout=0.25"}), Catch::Contains("does not exist"));
+  auto config = hmt::load_experiment(kExperiment, {"model.dropout=0.25"});
+  CHECK(config.model.dropout == 0.25);
+  // A typo is still an error, not a silently added key.
+  REQUIRE_THROWS_WITH(hmt::load_experiment(kExperiment, {"model.dropuot=0.25"}),
+                      Catch::Contains("key model.dropuot does not exist"));
+}
+
 TEST_CASE("config overrides: +a.b=value adds a key, and refuses an existing one", "[config]") {
   auto tree = hmt::compose_config(kExperiment, {"+runtime.seed=5"});
   CHECK(tree.find("runtime.seed")->scalar == "5");

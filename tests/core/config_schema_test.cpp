@@ -85,7 +85,9 @@ TEST_CASE("config schema: wrong types name key, file:line and the value", "[conf
              Catch::Contains(f.path + ":10: runtime.threads: integer '99999999999999999999' is out of range"));
   CHECK_THAT(f.error_of(std::string(kValid) + "runtime:\n  seed: -1\n"),
              Catch::Contains(f.path + ":10: runtime.seed: expected a non-negative integer, got '-1'"));
-  CHECK_THAT(f.error_of(kValid, {"model.dropout=0.1"}), Catch::Contains("key model.dropout does not exist"));
+  CHECK_THAT(f.error_of(kValid, {"model.dropout=[0.1]"}),
+             Catch::Contains("command line override 'model.dropout=[0.1]': model.dropout: expected a number, got a "
+                             "list"));
   CHECK_THAT(f.error_of(kValid, {"+model.dropout=[0.1]"}),
              Catch::Contains("command line override '+model.dropout=[0.1]': model.dropout: expected a number, got a "
                              "list"));
