@@ -1,0 +1,74 @@
+#pragma once
+// The HMT wrapper around a backbone (HMT_SPEC sections 2-3): the hmt.*
+// parameters and the three computations a segment needs. The recurrence over
+// segments (cache, truncation, checkpointing) lives in trainer/segment_runner.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/experiment_config.h"
+#include "model/backbone.h"
+
+namespace hmt {
+
+// The tokens of one segment for a batch of B rows. Rows may be left-padded
+// (mask 0 before the real tokens); a row that is all padding in this segment
+// has no real token here and its memory passes through unchanged.
+struct SegmentTokens {
+  torch::Tensor ids;           // [B, Ln] int64, content tokens H_n
+  torch::Tensor mask;          // [B, Ln] 1 = real; undefined = all real
+  torch::Tensor sensory_ids;   // [B, k'] last k ids of H_{n-1}; undefined or k' = 0 for none
+  torch::Tensor sensory_mask;  // [B, k'] or undefined
+};
+
+struct SegmentPass {
+  torch::Tensor content_logits;  // [B, Ln, V]: rows [1+k', 1+k'+Ln) of the pass (G_n)
+  torch::Tensor memory_out;      // [B, d]: last_hidden at the last position (M_n)
+};
+
+class HmtModel : public torch::nn::Module {
+ public:
+  // Creates the hmt.* parameters with the spec's init from torch's global
+  // generator (the caller seeds it). The backbone is registered as the
+  // submodule "backbone" and the hmt.* tensors under "hmt", so
+  // named_parameters() gives "backbone.<HF name>" and "hmt.memory",
+  // "hmt.summary_prompt", "hmt.recall.wq.weight", "hmt.recall.wk.weight".
+  HmtModel(std::shared_ptr<Backbone> backbone, HmtConfig config);
+
+  Backbone& backbone() { return *backbone_; }
+  const std::shared_ptr<Backbone>& backbone_ptr() const { return backbone_; }
+  const HmtConfig& config() const { return config_; }
+  // Stage 1 -> stage 2 switch; the recall parameters exist either way.
+  void set_recall_enabled(bool enabled) { config_.recall.enabled = enabled; }
+
+  // The hmt.* tensors by their spec names. Recall tensors (summary_prompt,
+  // recall.*) are included only when recall is enabled (spec section 8).
+  std::vector<std::pair<std::string, torch::Tensor>> hmt_tensors() const;
+  // Copies tensors by spec name into the hmt.* parameters; errors name a
+  // missing/unknown tensor or a shape mismatch, and `source` (a file).
+  void load_hmt_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& tensors, const std::string& source);
+
+  torch::Tensor memory_init();  // hmt.memory broadcast to [B, d] by the caller
+
+  // Z_n = [m ; embed(sensory) ; embed(ids) ; m], one backbone call.
+  SegmentPass segment_pass(const torch::Tensor& memory /*[B, d]*/, const SegmentTokens& tokens);
+  // Representation extraction S_n: last_hidden of [T ; embed(ids[:, :j]) ; T]
+  // at the last position, [B, d] (j = config().summary_tokens()).
+  torch::Tensor summary_pass(const SegmentTokens& tokens);
+  // Memory recall: softmax((S Wq^T)(C Wk^T)^T / sqrt(h)) C over the cached
+  // entries; cache [B, N', d], cache_mask [B, N'] (1 = valid) or undefined.
+  torch::Tensor recall(const torch::Tensor& summary, const torch::Tensor& cache, const torch::Tensor& cache_mask = {});
+  // The attention weights of the last recall() call, [B, N'] (for the recall
+  // distance histogram of the evaluation).
+  torch::Tensor last_recall_weights() const { return last_recall_weights_; }
+
+ private:
+  std::shared_ptr<Backbone> backbone_;
+  HmtConfig config_;
+  torch::Tensor last_recall_weights_;
+};
+
+}  // namespace hmt
