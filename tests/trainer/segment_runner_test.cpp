@@ -180,7 +180,9 @@ TEST_CASE("segment runner: padded rows backpropagate as the rows alone", "[hmt][
   auto params = model->named_parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     INFO(params[i].key());
-    CHECK(relative_difference(batch_grads[i], params[i].value().grad()) < 1e-10);
+    // Attention key biases get a mathematically zero gradient (softmax is
+    // shift invariant); the floor keeps their 1e-17 noise out of the ratio.
+    CHECK(relative_difference(batch_grads[i], params[i].value().grad(), /*floor=*/1e-6) < 1e-10);
   }
 }
 
