@@ -144,11 +144,11 @@ torch::Tensor HmtModel::summary_pass(const SegmentTokens& tokens) {
   const int64_t batch = tokens.ids.size(0);
   const int64_t j = std::min(config_.summary_tokens(), tokens.ids.size(1));
   auto prompt = params_->summary_prompt.unsqueeze(0).expand({batch, 1, backbone_->embed_dim()});
-  auto z = torch::cat({prompt, backbone_->embed(tokens.ids.narrow(1, 0, j)), prompt}, /*dim=*/1);
+  auto z = torch::cat({prompt, backbone_->embed(tokens.ids.narrow(/*dim=*/1, 0, j)), prompt}, /*dim=*/1);
   torch::Tensor mask;
   if (tokens.mask.defined()) {
     auto one = ones_mask(batch, 1, tokens.ids);
-    mask = torch::cat({one, as_long(tokens.mask.narrow(1, 0, j)), one}, /*dim=*/1);
+    mask = torch::cat({one, as_long(tokens.mask.narrow(/*dim=*/1, 0, j)), one}, /*dim=*/1);
   }
   return backbone_->forward(z, mask).last_hidden.select(/*dim=*/1, /*index=*/-1);
 }

@@ -41,15 +41,15 @@ Layout layout_rows(const torch::Tensor& ids, const torch::Tensor& mask, const to
     const int64_t count = positions[r].numel();
     if (count == 0) continue;
     const int64_t offset = (segments - (count + length - 1) / length) * length;
-    out.ids[r].narrow(0, offset, count).copy_(ids_cpu[r].index_select(0, positions[r]));
-    out.real[r].narrow(0, offset, count).fill_(true);
-    scored[r].narrow(0, offset, count).copy_(score_cpu[r].index_select(0, positions[r]));
+    out.ids[r].narrow(/*dim=*/0, offset, count).copy_(ids_cpu[r].index_select(0, positions[r]));
+    out.real[r].narrow(/*dim=*/0, offset, count).fill_(true);
+    scored[r].narrow(/*dim=*/0, offset, count).copy_(score_cpu[r].index_select(0, positions[r]));
     scored[r][offset] = false;  // a row's first token has no predictor
   }
   // Column c predicts column c + 1; the last column predicts nothing.
   auto none = torch::zeros({batch, 1}, torch::kBool);
-  out.valid = torch::cat({out.real.narrow(1, 0, segments * length - 1)
-                              .logical_and(scored.narrow(1, 1, segments * length - 1)),
+  out.valid = torch::cat({out.real.narrow(/*dim=*/1, 0, segments * length - 1)
+                              .logical_and(scored.narrow(/*dim=*/1, 1, segments * length - 1)),
                           none},
                          /*dim=*/1);
   return out;
@@ -88,12 +88,14 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
   const auto device = memory_init.device();
   auto all_ids = host.ids.to(device), all_real = host.real.to(device), all_valid = host.valid.to(device);
   // Targets: column c's row predicts the id at c + 1 (0 where invalid).
-  auto all_targets = torch::cat({all_ids.narrow(1, 1, S * L - 1), torch::zeros({batch, 1}, all_ids.options())}, 1);
+  auto all_targets = torch::cat({all_ids.narrow(/*dim=*/1, 1, S * L - 1), torch::zeros({batch, 1}, all_ids.options())},
+                                /*dim=*/1);
 
   const bool checkpoint = options.checkpoint && torch::GradMode::is_enabled();
   torch::Tensor anchor = checkpoint ? make_checkpoint_anchor(memory_init) : torch::Tensor();
   auto real_counts = host.real.view({batch, S, L}).sum(/*dim=*/2).to(torch::kLong);  // [B, S] on the host
-  auto j_counts = host.real.view({batch, S, L}).narrow(2, 0, std::min(summary_j, L)).sum(/*dim=*/2).to(torch::kLong);
+  auto j_counts =
+      host.real.view({batch, S, L}).narrow(/*dim=*/2, 0, std::min(summary_j, L)).sum(/*dim=*/2).to(torch::kLong);
   // Scored tokens by the segment they belong to: column c's target sits at
   // c + 1, in segment (c + 1) / L.
   auto per_column = host.valid.sum(/*dim=*/0).to(torch::kLong);  // [S*L]
@@ -109,15 +111,15 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
   std::deque<CacheEntry> cache;
   for (int64_t n = 0; n < S; ++n) {
     SegmentTokens tokens;
-    tokens.ids = all_ids.narrow(1, n * L, L);
-    tokens.mask = all_real.narrow(1, n * L, L);
+    tokens.ids = all_ids.narrow(/*dim=*/1, n * L, L);
+    tokens.mask = all_real.narrow(/*dim=*/1, n * L, L);
     if (n > 0 && sensory > 0) {
       // The previous segment is full whenever the row has one (only a row's
       // last segment is short), so its last k ids are its last k columns.
-      tokens.sensory_ids = all_ids.narrow(1, n * L - sensory, sensory);
-      tokens.sensory_mask = all_real.narrow(1, n * L - sensory, sensory);
+      tokens.sensory_ids = all_ids.narrow(/*dim=*/1, n * L - sensory, sensory);
+      tokens.sensory_mask = all_real.narrow(/*dim=*/1, n * L - sensory, sensory);
     }
-    auto filled = (real_counts.select(1, n) > 0).to(device);  // [B]
+    auto filled = (real_counts.select(/*dim=*/1, n) > 0).to(device);  // [B]
 
     // Memory input. Without recall m_n = M_{n-1}, never older than one
     // segment, so truncation K >= 1 never detaches it; with recall the cache
@@ -148,15 +150,15 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
       memory_in = torch::where(cache_mask.any(/*dim=*/1, /*keepdim=*/true), recalled, previous);
     }
 
-    SegmentTargets targets{all_targets.narrow(1, n * L, L), all_valid.narrow(1, n * L, L)};
+    SegmentTargets targets{all_targets.narrow(/*dim=*/1, n * L, L), all_valid.narrow(/*dim=*/1, n * L, L)};
     auto outcome = checkpoint ? checkpointed_segment_outcome(model, memory_in, tokens, targets, anchor)
                               : segment_outcome(model, memory_in, tokens, targets);
     // Rows with no token here pass their memory through unchanged.
     auto memory_out = torch::where(filled.unsqueeze(1), outcome.memory_out, memory_in);
 
-    auto own = outcome.nll.narrow(1, 0, L - 1).sum();
+    auto own = outcome.nll.narrow(/*dim=*/1, 0, L - 1).sum();
     segment_sums[n] = segment_sums[n].defined() ? segment_sums[n] + own : own;
-    if (n + 1 < S) segment_sums[n + 1] = outcome.nll.select(1, L - 1).sum();
+    if (n + 1 < S) segment_sums[n + 1] = outcome.nll.select(/*dim=*/1, L - 1).sum();
 
     for (int64_t r = 0; r < batch; ++r) {
       if (real_count[r][n] == 0) continue;

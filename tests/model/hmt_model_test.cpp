@@ -105,11 +105,12 @@ TEST_CASE("hmt model: segment_pass is one backbone call over [m ; s ; H ; m]", "
     auto memory = torch::randn({2, d}, torch::kDouble);
 
     auto pass = model->segment_pass(memory, {ids, {}, sensory, {}});
-    auto z = torch::cat({memory.unsqueeze(1), backbone.embed(sensory), backbone.embed(ids), memory.unsqueeze(1)}, 1);
+    auto z = torch::cat({memory.unsqueeze(1), backbone.embed(sensory), backbone.embed(ids), memory.unsqueeze(1)},
+                        /*dim=*/1);
     auto out = backbone.forward(z);
     CHECK(pass.content_logits.sizes() == torch::IntArrayRef{2, 5, 37});
-    CHECK(relative_difference(pass.content_logits, out.logits.slice(1, 4, 9)) < 1e-12);
-    CHECK(relative_difference(pass.memory_out, out.last_hidden.select(1, 9)) < 1e-12);
+    CHECK(relative_difference(pass.content_logits, out.logits.slice(/*dim=*/1, 4, 9)) < 1e-12);
+    CHECK(relative_difference(pass.memory_out, out.last_hidden.select(/*dim=*/1, 9)) < 1e-12);
 
     // Masked sensory slots are not attended: the same as no sensory tokens.
     auto none = model->segment_pass(memory, {ids, {}, {}, {}});
@@ -130,10 +131,12 @@ TEST_CASE("hmt model: summary_pass reads j = round-half-even(L f) tokens between
   auto ids = test::random_ids(/*rows=*/2, /*length=*/5, /*vocab=*/37, /*seed=*/5);
   auto prompt = named(*model, "hmt.summary_prompt").unsqueeze(0).expand({2, 1, backbone.embed_dim()});
   auto expected =
-      backbone.forward(torch::cat({prompt, backbone.embed(ids.slice(1, 0, 2)), prompt}, 1)).last_hidden.select(1, 3);
+      backbone.forward(torch::cat({prompt, backbone.embed(ids.slice(/*dim=*/1, 0, 2)), prompt}, /*dim=*/1))
+          .last_hidden.select(/*dim=*/1, 3);
   CHECK(relative_difference(model->summary_pass({ids, {}, {}, {}}), expected) < 1e-12);
-  auto three = backbone.forward(torch::cat({prompt, backbone.embed(ids.slice(1, 0, 3)), prompt}, 1)).last_hidden;
-  CHECK(relative_difference(model->summary_pass({ids, {}, {}, {}}), three.select(1, 4)) > 1e-6);
+  auto three =
+      backbone.forward(torch::cat({prompt, backbone.embed(ids.slice(/*dim=*/1, 0, 3)), prompt}, /*dim=*/1)).last_hidden;
+  CHECK(relative_difference(model->summary_pass({ids, {}, {}, {}}), three.select(/*dim=*/1, 4)) > 1e-6);
 }
 
 TEST_CASE("hmt model: recall is a softmax over scaled query-key scores, masked per row", "[hmt][hmt_model]") {

@@ -44,7 +44,7 @@ inline NaiveRun naive_hmt(HmtModel& model, const std::vector<int64_t>& x, int64_
     const int64_t first_cached = std::max<int64_t>(0, n - N);
     if (config.recall.enabled && n > 0) {
       auto summary_ids = ids_of(x, begin, std::min(end, begin + j));
-      auto z = torch::cat({prompt, backbone.embed(summary_ids)[0], prompt}, 0).unsqueeze(0);
+      auto z = torch::cat({prompt, backbone.embed(summary_ids)[0], prompt}, /*dim=*/0).unsqueeze(0);
       auto s = backbone.forward(z).last_hidden[0][z.size(1) - 1];
       auto q = wq.matmul(s);
       std::vector<torch::Tensor> scores;

@@ -28,7 +28,7 @@ TEST_CASE("segment runner: one segment without recall is the backbone over [memo
 
     auto& backbone = model->backbone();
     auto memory = test::named(*model, "hmt.memory").unsqueeze(0);
-    auto logits = backbone.forward(torch::cat({memory, backbone.embed(ids), memory}, 1)).logits[0];
+    auto logits = backbone.forward(torch::cat({memory, backbone.embed(ids), memory}, /*dim=*/1)).logits[0];
     auto log_probs = logits - logits.exp().sum(/*dim=*/-1, /*keepdim=*/true).log();
     double expected = 0;
     for (int64_t t = 1; t < 7; ++t) expected -= log_probs[t][ids[0][t].item<int64_t>()].item<double>();
@@ -79,13 +79,13 @@ TEST_CASE("segment runner: the recall cache holds exactly the newest N memory em
   // One cached entry: the softmax weight is 1, so m_1 = M_0.
   CHECK(relative_difference(traces[1].memory_in, traces[0].memory_out) < 1e-12);
   // m_4 is recall over M_2 and M_3 only.
-  SegmentTokens last{ids.slice(1, 16, 20), {}, {}, {}};
-  auto cache = torch::stack({traces[2].memory_out, traces[3].memory_out}, 1);
+  SegmentTokens last{ids.slice(/*dim=*/1, 16, 20), {}, {}, {}};
+  auto cache = torch::stack({traces[2].memory_out, traces[3].memory_out}, /*dim=*/1);
   torch::NoGradGuard no_grad;
   auto expected_m4 = model->recall(model->summary_pass(last), cache);
   CHECK(relative_difference(traces[4].memory_in, expected_m4) < 1e-10);
   auto with_m1 = model->recall(model->summary_pass(last), torch::stack({traces[1].memory_out, cache[0][0].unsqueeze(0),
-                                                                        cache[0][1].unsqueeze(0)}, 1));
+                                                                        cache[0][1].unsqueeze(0)}, /*dim=*/1));
   CHECK(relative_difference(traces[4].memory_in, with_m1) > 1e-6);
 }
 
@@ -102,10 +102,10 @@ TEST_CASE("segment runner: sensory tokens are the last k ids of the previous seg
     run_segments(*model, ids, {}, {}, options);
     REQUIRE(traces.size() == 2);
     const int64_t used = std::min<int64_t>(k, 4);
-    auto segment1 = ids.slice(1, 4, 8);
-    auto expected = model->segment_pass(traces[1].memory_in, {segment1, {}, ids.slice(1, 4 - used, 4), {}});
+    auto segment1 = ids.slice(/*dim=*/1, 4, 8);
+    auto expected = model->segment_pass(traces[1].memory_in, {segment1, {}, ids.slice(/*dim=*/1, 4 - used, 4), {}});
     CHECK(relative_difference(traces[1].memory_out, expected.memory_out) < 1e-10);
-    auto first_ids = model->segment_pass(traces[1].memory_in, {segment1, {}, ids.slice(1, 0, used), {}});
+    auto first_ids = model->segment_pass(traces[1].memory_in, {segment1, {}, ids.slice(/*dim=*/1, 0, used), {}});
     if (used < 4) CHECK(relative_difference(traces[1].memory_out, first_ids.memory_out) > 1e-6);
     auto none = model->segment_pass(traces[1].memory_in, {segment1, {}, {}, {}});
     CHECK(relative_difference(traces[1].memory_out, none.memory_out) > 1e-6);
@@ -128,9 +128,9 @@ TEST_CASE("segment runner: left-padded rows score as the same rows run alone", "
         auto mask = torch::zeros({3, T}, torch::kLong);
         auto score = torch::zeros({3, T}, torch::kLong);
         for (int64_t r = 0; r < 3; ++r) {
-          mask[r].slice(0, T - lengths[r], T).fill_(1);
-          score[r].slice(0, T - 2, T).fill_(1);
-          ids[r].slice(0, 0, T - lengths[r]).fill_(5);  // padding ids must not matter
+          mask[r].slice(/*dim=*/0, T - lengths[r], T).fill_(1);
+          score[r].slice(/*dim=*/0, T - 2, T).fill_(1);
+          ids[r].slice(/*dim=*/0, 0, T - lengths[r]).fill_(5);  // padding ids must not matter
         }
         auto batch = run_segments(*model, ids, mask, answers_only ? score : torch::Tensor(), {});
         REQUIRE(batch.segments.size() == 3);
@@ -139,8 +139,8 @@ TEST_CASE("segment runner: left-padded rows score as the same rows run alone", "
         double expected_sum = 0;
         int64_t expected_processed = 0;
         for (int64_t r = 0; r < 3; ++r) {
-          auto row = ids[r].slice(0, T - lengths[r], T).unsqueeze(0);
-          auto row_score = answers_only ? score[r].slice(0, T - lengths[r], T).unsqueeze(0) : torch::Tensor();
+          auto row = ids[r].slice(/*dim=*/0, T - lengths[r], T).unsqueeze(0);
+          auto row_score = answers_only ? score[r].slice(/*dim=*/0, T - lengths[r], T).unsqueeze(0) : torch::Tensor();
           auto alone = run_segments(*model, row, {}, row_score, {});
           const size_t shift = 3 - alone.segments.size();
           for (size_t n = 0; n < alone.segments.size(); ++n) {
@@ -168,14 +168,14 @@ TEST_CASE("segment runner: padded rows backpropagate as the rows alone", "[hmt][
   auto model = test::tiny_hmt(Family::Opt, config, torch::kDouble);
   auto ids = test::random_ids(/*rows=*/2, /*length=*/8, /*vocab=*/37, /*seed=*/26);
   auto mask = torch::ones({2, 8}, torch::kLong);
-  mask[0].slice(0, 0, 4).fill_(0);
+  mask[0].slice(/*dim=*/0, 0, 4).fill_(0);
   run_segments(*model, ids, mask, {}, {}).nll_sum.backward();
   std::vector<torch::Tensor> batch_grads;
   for (auto& p : model->parameters()) {
     batch_grads.push_back(p.grad().clone());
     p.mutable_grad() = torch::Tensor();
   }
-  run_segments(*model, ids[0].slice(0, 4, 8).unsqueeze(0), {}, {}, {}).nll_sum.backward();
+  run_segments(*model, ids[0].slice(/*dim=*/0, 4, 8).unsqueeze(0), {}, {}, {}).nll_sum.backward();
   run_segments(*model, ids[1].unsqueeze(0), {}, {}, {}).nll_sum.backward();
   auto params = model->named_parameters();
   for (size_t i = 0; i < params.size(); ++i) {
