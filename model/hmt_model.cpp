@@ -165,8 +165,10 @@ torch::Tensor HmtModel::recall(const torch::Tensor& summary, const torch::Tensor
   if (cache_mask.defined()) {
     // A finite fill keeps a row without valid entries finite (uniform weights,
     // discarded by the caller) instead of NaN, which would poison its gradient.
-    const double lowest = scores.scalar_type() == torch::kDouble ? std::numeric_limits<double>::lowest()
-                                                                 : std::numeric_limits<float>::lowest();
+    const auto type = scores.scalar_type();
+    const double lowest = type == torch::kDouble ? std::numeric_limits<double>::lowest()
+                          : type == torch::kHalf ? -65504.0  // fp16's lowest; float's would round to -inf
+                                                 : std::numeric_limits<float>::lowest();
     scores = scores.masked_fill(cache_mask.to(torch::kBool).logical_not(), lowest);
   }
   auto weights = torch::softmax(scores, /*dim=*/-1);
