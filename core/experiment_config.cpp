@@ -53,6 +53,17 @@ void ModelConfig::check(config::SectionCheck& c) const {
                                               c.key("word_embed_proj_dim"), c.key("hidden_size"), *type));
 }
 
+void LoraConfig::check(config::SectionCheck& c) const {
+  for (const auto& name : target_modules)
+    if (name.empty()) c.fail("target_modules", fmt::format("{}: a module name is empty", c.key("target_modules")));
+}
+
+void ExperimentConfig::check(config::SectionCheck& c) const {
+  if (model.trainable == "lora" && !lora.enabled)
+    c.fail("model", "model.trainable: lora trains only the LoRA adapters, but lora.enabled is false; set "
+                    "lora.enabled: true (or model.trainable: full / frozen)");
+}
+
 std::int64_t HmtConfig::summary_tokens() const {
   double exact = static_cast<double>(segment_length) * sum_fraction;
   double floor = std::floor(exact);

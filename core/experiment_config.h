@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config_schema.h"
 
@@ -44,6 +45,7 @@ struct ModelConfig {
   bool do_layer_norm_before = true;
   std::int64_t word_embed_proj_dim = 0;
   double rope_theta = 10000.0;
+  std::string trainable = "full";
 
   bool from_scratch() const { return type.has_value(); }
   // The resolved values of the "0 = derived" keys.
@@ -69,6 +71,9 @@ struct ModelConfig {
     v.field("do_layer_norm_before", do_layer_norm_before, "opt only: pre-LN (false = post-LN, OPT-350M)");
     v.field("word_embed_proj_dim", word_embed_proj_dim, Range::at_least(0), "opt only: embedding width; 0 = hidden_size");
     v.field("rope_theta", rope_theta, Range::above(0), "llama only: RoPE base");
+    v.field("trainable", trainable, Choices{"full", "lora", "frozen"},
+            "what trains besides hmt.*: the whole backbone, only its LoRA adapters (needs lora.enabled), or "
+            "nothing of it");
   }
   void check(config::SectionCheck& c) const;
 };
@@ -107,6 +112,37 @@ struct HmtConfig {
   }
 };
 
+// LoRA adapters on the backbone (docs/lora.md), PEFT's LoraConfig subset.
+struct LoraConfig {
+  bool enabled = false;
+  std::int64_t rank = 8;
+  double alpha = 32.0;
+  double dropout = 0.1;
+  std::vector<std::string> target_modules;  // empty: the family's PEFT default
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range;
+    v.field("enabled", enabled, "attach LoRA adapters to the backbone");
+    v.field("rank", rank, Range::at_least(1), "r: rank of each adapter");
+    v.field("alpha", alpha, Range::above(0), "alpha: the update is scaled by alpha / r");
+    v.field("dropout", dropout, Range::half_open(0, 1), "dropout on the adapter input (training only)");
+    v.field("target_modules", target_modules,
+            "module names (HF name suffixes) that get adapters; empty = family default (llama/opt: q_proj, "
+            "v_proj; gpt2: c_attn)");
+  }
+  void check(config::SectionCheck& c) const;
+};
+
+struct TokenizerConfig {
+  std::string path;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("path", path, "tokenizer file; empty = inputs are token ids");
+  }
+};
+
 struct BpttConfig {
   std::int64_t truncate = 0;
   bool checkpoint = true;
@@ -133,20 +169,12 @@ struct TrainConfig {
   }
 };
 
-struct TokenizerConfig {
-  std::string path;
-
-  template <class V>
-  void visit(V& v) {
-    v.field("path", path, "tokenizer file; empty = inputs are token ids");
-  }
-};
-
 struct ExperimentConfig {
   RuntimeConfig runtime;
   ModelConfig model;
   HmtConfig hmt;
   TokenizerConfig tokenizer;
+  LoraConfig lora;
   TrainConfig train;
 
   template <class V>
@@ -155,8 +183,11 @@ struct ExperimentConfig {
     v.section("model", model, "backbone");
     v.section("hmt", hmt, "memory architecture");
     v.section("tokenizer", tokenizer, "text to ids");
+    v.section("lora", lora, "LoRA adapters");
     v.section("train", train, "training");
   }
+  // Rules across sections (model.trainable: lora needs lora.enabled).
+  void check(config::SectionCheck& c) const;
 };
 
 // Field-by-field equality through visit(), so it never misses a new key.

@@ -158,6 +158,9 @@ void save_backbone(Backbone& backbone, const std::string& dir_name) {
   NamedTensors tensors;
   std::unordered_set<const void*> seen;  // a shared tensor is written once, like HF's tied weights
   for (const auto& item : backbone.named_parameters(/*recurse=*/true)) {
+    // LoRA adapters are not part of a HF model; merge_lora folds them in
+    // first, save_lora_adapters stores them separately (model/lora.h).
+    if (item.key().find(".lora_") != std::string::npos) continue;
     if (!seen.insert(item.value().unsafeGetTensorImpl()).second) continue;
     tensors.emplace_back(item.key(), item.value());
   }

@@ -19,12 +19,49 @@ torch::Tensor normal_tensor(std::vector<int64_t> shape, double init_std) {
 
 }  // namespace
 
+LoraFactor::LoraFactor(torch::Tensor w) { weight = register_parameter("weight", std::move(w)); }
+
+void LoraAdapter::attach(torch::nn::Module& owner, int64_t in, int64_t out, int64_t rank, double alpha,
+                         double dropout, const torch::Tensor& like) {
+  HMT_CHECK(!attached(), "lora: module already has an adapter");
+  HMT_CHECK(rank >= 1 && alpha > 0.0 && dropout >= 0.0 && dropout < 1.0,
+            "lora: need rank >= 1, alpha > 0 and dropout in [0, 1); got {}, {}, {}", rank, alpha, dropout);
+  const auto options = torch::TensorOptions().dtype(like.scalar_type()).device(like.device());
+  auto a = torch::empty({rank, in}, options);
+  {
+    torch::NoGradGuard no_grad;
+    torch::nn::init::kaiming_uniform_(a, /*a=*/std::sqrt(5.0));
+  }
+  lora_A = owner.register_module("lora_A", std::make_shared<LoraFactor>(a));
+  lora_B = owner.register_module("lora_B", std::make_shared<LoraFactor>(torch::zeros({out, rank}, options)));
+  scaling = alpha / static_cast<double>(rank);
+  dropout_p = dropout;
+}
+
+void LoraAdapter::detach(torch::nn::Module& owner) {
+  if (!attached()) return;
+  owner.unregister_module("lora_A");
+  owner.unregister_module("lora_B");
+  lora_A.reset();
+  lora_B.reset();
+}
+
+torch::Tensor LoraAdapter::delta(const torch::Tensor& x, bool training) const {
+  auto low = torch::linear(layers::dropout(x, dropout_p, training), lora_A->weight);
+  return torch::linear(low, lora_B->weight) * scaling;
+}
+
+torch::Tensor LoraAdapter::delta_weight() const { return torch::matmul(lora_B->weight, lora_A->weight) * scaling; }
+
 Linear::Linear(int64_t in, int64_t out, bool with_bias, double init_std) {
   weight = register_parameter("weight", normal_tensor({out, in}, init_std));
   if (with_bias) bias = register_parameter("bias", torch::zeros({out}));
 }
 
-torch::Tensor Linear::forward(const torch::Tensor& x) const { return torch::linear(x, weight, bias); }
+torch::Tensor Linear::forward(const torch::Tensor& x) const {
+  auto y = torch::linear(x, weight, bias);
+  return lora.attached() ? y + lora.delta(x, is_training()) : y;
+}
 
 Conv1D::Conv1D(int64_t in, int64_t out, double init_std) {
   weight = register_parameter("weight", normal_tensor({in, out}, init_std));
@@ -34,7 +71,8 @@ Conv1D::Conv1D(int64_t in, int64_t out, double init_std) {
 torch::Tensor Conv1D::forward(const torch::Tensor& x) const {
   auto shape = x.sizes().vec();
   shape.back() = weight.size(1);
-  return torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight).view(shape);
+  auto y = torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight).view(shape);
+  return lora.attached() ? y + lora.delta(x, is_training()) : y;
 }
 
 Embedding::Embedding(int64_t count, int64_t dim, double init_std, int64_t padding_idx_in)

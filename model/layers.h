@@ -7,9 +7,40 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace hmt::layers {
+
+// One LoRA factor; a module of its own so that its tensor is named
+// "lora_A.weight" / "lora_B.weight" as in PEFT's saved adapters.
+class LoraFactor : public torch::nn::Module {
+ public:
+  explicit LoraFactor(torch::Tensor w);
+  torch::Tensor weight;
+};
+
+// The optional LoRA adapter of Linear and Conv1D, as PEFT's LoraLayer with
+// one adapter: delta(x) = B(A(dropout(x))) * alpha / r, A [r, in], B [out, r]
+// whatever the base storage (PEFT keeps Linear's layout for Conv1D too and
+// transposes only when merging, its fan_in_fan_out). model/lora.h attaches
+// and merges them for a whole backbone.
+struct LoraAdapter {
+  std::shared_ptr<LoraFactor> lora_A, lora_B;  // null when no adapter is attached
+  double scaling = 0.0;                        // alpha / r
+  double dropout_p = 0.0;
+
+  bool attached() const { return lora_A != nullptr; }
+  // Registers "lora_A" and "lora_B" on `owner` in the dtype and device of
+  // `like`: A kaiming-uniform(a = sqrt(5)) from torch's global generator, B
+  // zeros (PEFT's init_lora_weights=True), so the update starts at zero.
+  void attach(torch::nn::Module& owner, int64_t in, int64_t out, int64_t rank, double alpha, double dropout,
+              const torch::Tensor& like);
+  // Unregisters both factors.
+  void detach(torch::nn::Module& owner);
+  torch::Tensor delta(const torch::Tensor& x, bool training) const;
+  torch::Tensor delta_weight() const;  // B A * scaling, [out, in]
+};
 
 // nn.Linear: y = x W^T + b, W stored [out, in]. `bias` is undefined (and not
 // registered) when absent.
@@ -17,8 +48,11 @@ class Linear : public torch::nn::Module {
  public:
   Linear(int64_t in, int64_t out, bool with_bias, double init_std);
   torch::Tensor forward(const torch::Tensor& x) const;
+  int64_t in_features() const { return weight.size(1); }
+  int64_t out_features() const { return weight.size(0); }
   torch::Tensor weight;
   torch::Tensor bias;
+  LoraAdapter lora;
 };
 
 // GPT-2's Conv1D: y = x W + b, W stored [in, out] (the transpose of Linear).
@@ -26,8 +60,11 @@ class Conv1D : public torch::nn::Module {
  public:
   Conv1D(int64_t in, int64_t out, double init_std);
   torch::Tensor forward(const torch::Tensor& x) const;
+  int64_t in_features() const { return weight.size(0); }
+  int64_t out_features() const { return weight.size(1); }
   torch::Tensor weight;
   torch::Tensor bias;
+  LoraAdapter lora;
 };
 
 // nn.Embedding. A padding_idx in [0, count) gets a zero row at init and no

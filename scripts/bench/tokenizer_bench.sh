@@ -4,8 +4,7 @@
 # (taskset), best of 3, tokenizer load excluded. Builds nothing.
 #   scripts/bench/tokenizer_bench.sh [SHARED_DATA]
 # Ours runs through `build/hmt tokenizer encode --tokenizer FILE --input FILE`
-# (load time = the same command on an empty file, subtracted); while that
-# command is not built, through the hidden Catch2 test "[.bench]".
+# (load time = the same command on an empty file, subtracted).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 shared="$(cd "${1:-$repo/../shared/data}" && pwd)"
@@ -37,17 +36,10 @@ best_seconds() {  # best of 3 wall seconds of "$@"
   echo "$best"
 }
 
-# The CLI stub parses its options and exits 2: probe with a real (empty) input.
-if "$repo/build/hmt" tokenizer encode --tokenizer "$tokenizer" --input "$tmp/empty.txt" >/dev/null 2>&1; then
-  full=$(best_seconds $pin "$repo/build/hmt" tokenizer encode --tokenizer "$tokenizer" --input "$text")
-  load=$(best_seconds $pin "$repo/build/hmt" tokenizer encode --tokenizer "$tokenizer" --input "$tmp/empty.txt")
-  ours=$(echo "1.0 / ($full - $load)" | bc -l)
-  how="build/hmt tokenizer encode (ids printed; load subtracted)"
-else
-  line=$(HMT_SHARED_DATA="$shared" $pin "$repo/build/hmt_tests" "[.bench]" | grep '^tokenizers/gpt2/tokenizer.json:')
-  ours=$(echo "$line" | sed -E 's/.* ([0-9.]+) MB\/s$/\1/')
-  how="hmt_tests [.bench] (hmt tokenizer encode not built yet)"
-fi
+full=$(best_seconds $pin "$repo/build/hmt" tokenizer encode --tokenizer "$tokenizer" --input "$text")
+load=$(best_seconds $pin "$repo/build/hmt" tokenizer encode --tokenizer "$tokenizer" --input "$tmp/empty.txt")
+ours=$(echo "1.0 / ($full - $load)" | bc -l)
+how="build/hmt tokenizer encode, ids printed, load time subtracted"
 
 peers=$($pin node "$repo/scripts/bench/tokenizer_bench.js" "$text" "$tokenizer")
 hf=$(echo "$peers" | awk '$1 == "hf_tokenizers" {print $2}')

@@ -1,0 +1,42 @@
+// model.trainable: which parameters get gradients.
+#include "model/trainable.h"
+
+#include <unordered_set>
+
+#include "core/error.h"
+
+namespace hmt {
+namespace {
+
+bool is_hmt(const std::string& name) { return name.rfind("hmt.", 0) == 0; }
+bool is_lora(const std::string& name) { return name.find(".lora_") != std::string::npos; }
+
+}  // namespace
+
+TrainableMode parse_trainable_mode(const std::string& name) {
+  if (name == "full") return TrainableMode::Full;
+  if (name == "lora") return TrainableMode::Lora;
+  if (name == "frozen") return TrainableMode::Frozen;
+  fail("model.trainable: unknown mode \"{}\" (expected full, lora or frozen)", name);
+}
+
+int64_t apply_trainable(torch::nn::Module& model, TrainableMode mode) {
+  auto params = model.named_parameters(/*recurse=*/true);
+  if (mode == TrainableMode::Lora) {
+    bool any = false;
+    for (const auto& item : params) any = any || is_lora(item.key());
+    HMT_CHECK(any, "model.trainable: lora, but the model has no LoRA adapters (attach_lora first, or set "
+                   "lora.enabled: true)");
+  }
+  int64_t count = 0;
+  std::unordered_set<const void*> counted;
+  for (auto& item : params) {
+    const std::string& name = item.key();
+    const bool train = mode == TrainableMode::Full || is_hmt(name) || (mode == TrainableMode::Lora && is_lora(name));
+    item.value().set_requires_grad(train);
+    if (train && counted.insert(item.value().unsafeGetTensorImpl()).second) count += item.value().numel();
+  }
+  return count;
+}
+
+}  // namespace hmt
