@@ -107,6 +107,32 @@ struct HmtConfig {
   }
 };
 
+struct BpttConfig {
+  std::int64_t truncate = 0;
+  bool checkpoint = true;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range;
+    v.field("truncate", truncate, Range::at_least(0),
+            "K: memory embeddings older than K segments are used detached; 0 = full BPTT");
+    v.field("checkpoint", checkpoint, "recompute each backbone pass in backward instead of keeping activations");
+  }
+};
+
+struct TrainConfig {
+  std::string loss_scope = "all";
+  BpttConfig bptt;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Choices;
+    v.field("loss_scope", loss_scope, Choices{"all", "last"},
+            "mean NLL over every scored token, or over the last segment's only");
+    v.section("bptt", bptt, "backpropagation through segments");
+  }
+};
+
 struct TokenizerConfig {
   std::string path;
 
@@ -121,6 +147,7 @@ struct ExperimentConfig {
   ModelConfig model;
   HmtConfig hmt;
   TokenizerConfig tokenizer;
+  TrainConfig train;
 
   template <class V>
   void visit(V& v) {
@@ -128,6 +155,7 @@ struct ExperimentConfig {
     v.section("model", model, "backbone");
     v.section("hmt", hmt, "memory architecture");
     v.section("tokenizer", tokenizer, "text to ids");
+    v.section("train", train, "training");
   }
 };
 

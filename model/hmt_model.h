@@ -14,6 +14,8 @@
 
 namespace hmt {
 
+struct HmtParameters;
+
 // The tokens of one segment for a batch of B rows. Rows may be left-padded
 // (mask 0 before the real tokens); a row that is all padding in this segment
 // has no real token here and its memory passes through unchanged.
@@ -32,7 +34,8 @@ struct SegmentPass {
 class HmtModel : public torch::nn::Module {
  public:
   // Creates the hmt.* parameters with the spec's init from torch's global
-  // generator (the caller seeds it). The backbone is registered as the
+  // generator (the caller seeds it), drawn in the order memory,
+  // summary_prompt, wq, wk, in the backbone's dtype and on its device. The backbone is registered as the
   // submodule "backbone" and the hmt.* tensors under "hmt", so
   // named_parameters() gives "backbone.<HF name>" and "hmt.memory",
   // "hmt.summary_prompt", "hmt.recall.wq.weight", "hmt.recall.wk.weight".
@@ -49,6 +52,8 @@ class HmtModel : public torch::nn::Module {
   std::vector<std::pair<std::string, torch::Tensor>> hmt_tensors() const;
   // Copies tensors by spec name into the hmt.* parameters; errors name a
   // missing/unknown tensor or a shape mismatch, and `source` (a file).
+  // Required are the names hmt_tensors() lists now, so a stage 1 file (no
+  // recall tensors) loads while recall is disabled; enable recall after.
   void load_hmt_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& tensors, const std::string& source);
 
   torch::Tensor memory_init();  // hmt.memory broadcast to [B, d] by the caller
@@ -68,6 +73,7 @@ class HmtModel : public torch::nn::Module {
  private:
   std::shared_ptr<Backbone> backbone_;
   HmtConfig config_;
+  std::shared_ptr<HmtParameters> params_;
   torch::Tensor last_recall_weights_;
 };
 

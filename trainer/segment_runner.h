@@ -7,17 +7,32 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "model/hmt_model.h"
 
 namespace hmt {
 
+// What one segment of the recurrence saw and produced, for tests and
+// diagnostics (the tensors are detached).
+struct SegmentTrace {
+  int64_t index = 0;                   // n, counted over the batch's S segments
+  torch::Tensor memory_in;             // [B, d] m_n
+  torch::Tensor memory_out;            // [B, d] M_n (rows without tokens here: m_n passed through)
+  std::vector<int64_t> cache_segments;  // the segments whose M_i the recall cache held at n (oldest first)
+};
+
 struct RunnerOptions {
   int64_t truncate = 0;       // train.bptt.truncate K; 0 = off
   bool checkpoint = false;    // train.bptt.checkpoint
   enum class LossScope { All, Last } loss_scope = LossScope::All;
+  std::function<void(const SegmentTrace&)> trace;  // called once per segment when set
 };
+
+// train.loss_scope ("all" | "last") as the enum; throws hmt::Error otherwise.
+RunnerOptions::LossScope parse_loss_scope(const std::string& value);
 
 struct SegmentNll {
   int64_t tokens = 0;  // scored tokens that belong to this segment
@@ -37,6 +52,16 @@ struct DocumentRun {
 // token is scored, e.g. PubMedQA answers only) or undefined = all real tokens
 // but the first of each row. Segments are ids[:, nL:(n+1)L]. Gradients flow
 // when grad mode is on; the caller calls loss.backward().
+//
+// Padding: each row's real tokens are cut into segments of L from its own
+// first token, and the rows' segment sequences are aligned to the END of the
+// batch (S = the most segments any row needs). A row with fewer segments
+// starts with segments of pure padding, in which its memory passes through
+// and its cache gets nothing; its short last segment is padded after its real
+// tokens. So every row computes exactly what it computes alone. The loss is
+// the batch's summed NLL over its scored tokens divided by their count (not a
+// mean of row means); `segments` and `processed_tokens` count the rows
+// together, each as it would count alone.
 DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch::Tensor& mask,
                          const torch::Tensor& score_mask, const RunnerOptions& options);
 
