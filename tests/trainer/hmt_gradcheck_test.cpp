@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/trainer/hmt_fixtures.h"
 #include "trainer/segment_runner.h"
@@ -32,8 +33,9 @@ TEST_CASE("hmt gradcheck: central differences match backward for every hmt tenso
       const std::string embedding =
           family == Family::Llama ? "backbone.model.embed_tokens.weight" : "backbone.model.decoder.embed_tokens.weight";
       torch::manual_seed(42);
-      for (const std::string name : {"hmt.memory", "hmt.summary_prompt", "hmt.recall.wq.weight",
-                                     "hmt.recall.wk.weight", embedding}) {
+      for (const std::string& name : std::vector<std::string>{"hmt.memory", "hmt.summary_prompt",
+                                                              "hmt.recall.wq.weight", "hmt.recall.wk.weight",
+                                                              embedding}) {
         auto param = test::named(*model, name);
         REQUIRE(param.grad().defined());
         auto flat_grad = param.grad().view(-1);

@@ -61,7 +61,9 @@ inline NaiveRun naive_hmt(HmtModel& model, const std::vector<int64_t>& x, int64_
     } else {
       m = n == 0 ? memory[0] : use(n - 1);
     }
-    std::vector<torch::Tensor> rows{m.unsqueeze(0)};
+    std::vector<torch::Tensor> rows;
+    rows.reserve(4);
+    rows.push_back(m.unsqueeze(0));
     int64_t sensory = 0;
     if (n > 0 && k > 0) {
       const int64_t from = std::max((n - 1) * L, begin - k);

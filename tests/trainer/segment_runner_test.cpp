@@ -180,7 +180,10 @@ TEST_CASE("segment runner: padded rows backpropagate as the rows alone", "[hmt][
   auto params = model->named_parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     INFO(params[i].key());
-    CHECK(relative_difference(batch_grads[i], params[i].value().grad()) < 1e-10);
+    // Attention key biases get a mathematically zero gradient (softmax is
+    // shift invariant); the floor (gradients here are 1e-2 and up) keeps their
+    // 1e-16 rounding noise out of the ratio.
+    CHECK(relative_difference(batch_grads[i], params[i].value().grad(), /*floor=*/1e-3) < 1e-10);
   }
 }
 
