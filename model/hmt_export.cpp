@@ -166,6 +166,9 @@ std::shared_ptr<HmtModel> load_hmt_export(const std::string& dir_name) {
       fail("{}: missing; an HMT export directory holds config.json, model.safetensors, hmt.safetensors and "
            "hmt_config.json",
            required.string());
+  // load_backbone names only the directory when no weights file is there.
+  if (!fs::exists(dir / "model.safetensors") && !fs::exists(dir / "model.safetensors.index.json"))
+    fail("{}: missing; an HMT export holds the backbone weights there", (dir / "model.safetensors").string());
   HmtConfig config = parse_hmt_config_file(config_path.string());
   auto model = std::make_shared<HmtModel>(load_backbone(dir.string()), config);
 

@@ -8,7 +8,7 @@
 #include "tests/app/run_command.h"
 #include "tests/test_paths.h"
 
-TEST_CASE("bench: per-configuration counts, FLOPs and MFU are consistent", "[bench][cli]") {
+TEST_CASE("bench: per-configuration counts, FLOPs and MFU are consistent", "[hmt_bench][cli]") {
   auto dir = hmt::test::temp_dir("bench_cli");
   auto out = (dir / "bench.json").string();
   auto result = hmt::test::run_hmt(
@@ -54,7 +54,7 @@ TEST_CASE("bench: per-configuration counts, FLOPs and MFU are consistent", "[ben
   }
 }
 
-TEST_CASE("bench: bad arguments are refused", "[bench][cli]") {
+TEST_CASE("bench: bad arguments are refused", "[hmt_bench][cli]") {
   auto bad = hmt::test::run_hmt("bench --checkpoint sometimes --segments 1 --steps 1");
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.err, Catch::Contains("sometimes"));
