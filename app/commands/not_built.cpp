@@ -33,10 +33,4 @@ void add_generate(CLI::App& app, Action& action) {
   cmd->callback([&action] { action = [] { return not_built("generate", "issue 6"); }; });
 }
 
-void add_bench(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("bench", "Training-step benchmark (not built yet)");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] { return not_built("bench", "issue 3"); }; });
-}
-
 }  // namespace hmt::cli

@@ -1,0 +1,156 @@
+#include "trainer/step_benchmark.h"
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_set>
+
+#include "core/error.h"
+#include "core/experiment_config.h"
+#include "core/peak_memory.h"
+#include "model/backbone.h"
+#include "model/hmt_model.h"
+#include "model/scratch_config.h"
+#include "trainer/segment_runner.h"
+
+namespace hmt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  HMT_CHECK(!values.empty(), "median of no values");
+  std::sort(values.begin(), values.end());
+  const size_t mid = values.size() / 2;
+  return values.size() % 2 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+}
+
+// N of MFU: every backbone parameter but the input-embedding lookup table,
+// which is a gather, not a matmul. The head is untied here, so it counts.
+int64_t matmul_parameters(Backbone& backbone) {
+  int64_t total = 0;
+  std::unordered_set<const void*> seen;
+  for (const auto& p : backbone.parameters())
+    if (seen.insert(p.unsafeGetTensorImpl()).second) total += p.numel();
+  const auto& config = backbone.config();
+  return total - config.vocab_size * config.embed_dim();
+}
+
+}  // namespace
+
+StepBenchmarkResult run_step_benchmark(const StepBenchmarkOptions& options) {
+  HMT_CHECK(options.segments >= 1 && options.steps >= 1, "bench: segments and steps must be >= 1");
+  ModelConfig model_config;
+  model_config.type = std::string("llama");
+  model_config.vocab_size = options.vocab;
+  model_config.hidden_size = options.hidden;
+  model_config.num_layers = options.layers;
+  model_config.num_heads = options.heads;
+  model_config.tie_word_embeddings = false;
+  HmtConfig hmt_config;
+  hmt_config.segment_length = options.segment_length;
+  hmt_config.num_sensory = options.sensory;
+  hmt_config.recall.enabled = true;
+
+  torch::manual_seed(options.seed);
+  HmtModel model(make_backbone(scratch_backbone_config(model_config)), hmt_config);
+  model.train();
+  const int64_t length = options.segments * options.segment_length;
+  auto ids = torch::randint(options.vocab, {1, length}, torch::kInt64);
+  RunnerOptions runner;
+  runner.checkpoint = options.checkpoint;
+  runner.loss_scope = RunnerOptions::LossScope::All;
+
+  StepBenchmarkResult result;
+  result.options = options;
+  result.content_tokens = length;
+  result.model_parameters = matmul_parameters(model.backbone());
+  result.baseline_rss_bytes = resident_memory().rss_bytes;
+  result.peak_reset = reset_peak_memory();
+
+  for (int64_t step = 0; step <= options.steps; ++step) {
+    model.zero_grad();
+    const auto start = Clock::now();
+    DocumentRun run = run_segments(model, ids, /*mask=*/{}, /*score_mask=*/{}, runner);
+    run.loss.backward();
+    const double seconds = seconds_since(start);
+    result.processed_tokens = run.processed_tokens;
+    if (step > 0) result.step_seconds.push_back(seconds);  // step 0 warms up allocator and thread pool
+  }
+  result.median_seconds = median(result.step_seconds);
+  result.model_flops = 6.0 * static_cast<double>(result.model_parameters) * static_cast<double>(result.processed_tokens);
+  result.peak_rss_bytes = resident_memory().peak_bytes;
+  return result;
+}
+
+double matmul_peak_flops(int64_t n, int repeats) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(/*seed=*/0);
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  auto c = torch::mm(a, b);  // warm-up: thread pool and BLAS buffers
+  double best = 0;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    torch::mm_out(c, a, b);
+    const double seconds = seconds_since(start);
+    best = i == 0 ? seconds : std::min(best, seconds);
+  }
+  return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / best;
+}
+
+nlohmann::json to_json(const StepBenchmarkResult& r) {
+  const auto& o = r.options;
+  return {{"segments", o.segments},
+          {"checkpoint", o.checkpoint},
+          {"vocab", o.vocab},
+          {"hidden", o.hidden},
+          {"layers", o.layers},
+          {"heads", o.heads},
+          {"segment_length", o.segment_length},
+          {"sensory", o.sensory},
+          {"steps", o.steps},
+          {"seed", o.seed},
+          {"step_seconds", r.step_seconds},
+          {"median_seconds", r.median_seconds},
+          {"content_tokens", r.content_tokens},
+          {"processed_tokens", r.processed_tokens},
+          {"model_parameters", r.model_parameters},
+          {"model_flops", r.model_flops},
+          {"baseline_rss_bytes", r.baseline_rss_bytes},
+          {"peak_rss_bytes", r.peak_rss_bytes},
+          {"peak_reset", r.peak_reset}};
+}
+
+StepBenchmarkResult step_benchmark_from_json(const nlohmann::json& j) {
+  StepBenchmarkResult r;
+  auto& o = r.options;
+  try {
+    j.at("segments").get_to(o.segments);
+    j.at("checkpoint").get_to(o.checkpoint);
+    j.at("vocab").get_to(o.vocab);
+    j.at("hidden").get_to(o.hidden);
+    j.at("layers").get_to(o.layers);
+    j.at("heads").get_to(o.heads);
+    j.at("segment_length").get_to(o.segment_length);
+    j.at("sensory").get_to(o.sensory);
+    j.at("steps").get_to(o.steps);
+    j.at("seed").get_to(o.seed);
+    j.at("step_seconds").get_to(r.step_seconds);
+    j.at("median_seconds").get_to(r.median_seconds);
+    j.at("content_tokens").get_to(r.content_tokens);
+    j.at("processed_tokens").get_to(r.processed_tokens);
+    j.at("model_parameters").get_to(r.model_parameters);
+    j.at("model_flops").get_to(r.model_flops);
+    j.at("baseline_rss_bytes").get_to(r.baseline_rss_bytes);
+    j.at("peak_rss_bytes").get_to(r.peak_rss_bytes);
+    j.at("peak_reset").get_to(r.peak_reset);
+  } catch (const nlohmann::json::exception& e) {
+    fail("bench: malformed result of a configuration: {}", e.what());
+  }
+  return r;
+}
+
+}  // namespace hmt

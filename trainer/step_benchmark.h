@@ -1,0 +1,48 @@
+#pragma once
+// One HMT training step (forward + backward through run_segments, loss_scope
+// all, recall on) of a from-scratch llama model, timed; and the fp32 matmul
+// peak that MFU is measured against. `hmt bench` runs each configuration in
+// its own process so that the peak resident memory is per configuration.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace hmt {
+
+struct StepBenchmarkOptions {
+  int64_t vocab = 8192, hidden = 256, layers = 4, heads = 4;
+  int64_t segment_length = 128, sensory = 16;
+  int64_t segments = 2;
+  bool checkpoint = false;
+  int64_t steps = 3;  // timed steps, after one warm-up step
+  uint64_t seed = 1234;
+};
+
+struct StepBenchmarkResult {
+  StepBenchmarkOptions options;
+  std::vector<double> step_seconds;  // each timed step
+  double median_seconds = 0;
+  int64_t content_tokens = 0;    // S * L: the document's tokens per step
+  int64_t processed_tokens = 0;  // through the backbone: + memory slots, sensory, summary passes
+  int64_t model_parameters = 0;  // N: backbone parameters used as matmul weights (not the input lookup)
+  double model_flops = 0;        // per step: 6 * N * processed_tokens (recomputation not counted)
+  int64_t baseline_rss_bytes = 0;  // after building the model, before the first step
+  int64_t peak_rss_bytes = 0;      // VmHWM at the end
+  bool peak_reset = false;         // VmHWM was reset after setup (else: since process start)
+
+  double tokens_per_second() const { return content_tokens / median_seconds; }
+  double flops_per_second() const { return model_flops / median_seconds; }
+};
+
+// Builds the model (seeded), runs 1 + options.steps steps in this process.
+StepBenchmarkResult run_step_benchmark(const StepBenchmarkOptions& options);
+
+// FLOP/s of the best of `repeats` n x n x n fp32 matmuls (2 n^3 FLOPs each),
+// after one untimed warm-up.
+double matmul_peak_flops(int64_t n = 2048, int repeats = 5);
+
+nlohmann::json to_json(const StepBenchmarkResult& result);
+StepBenchmarkResult step_benchmark_from_json(const nlohmann::json& json);
+
+}  // namespace hmt
