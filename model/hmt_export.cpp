@@ -16,6 +16,7 @@
 #include "core/atomic_file.h"
 #include "core/config_schema.h"
 #include "core/error.h"
+#include "model/lora.h"
 #include "model/safetensors.h"
 
 namespace hmt {
@@ -130,10 +131,12 @@ void save_hmt_export(HmtModel& model, const std::string& dir_name, const std::st
   if (ec) fail("{}: cannot create directory: {}", parent.string(), ec.message());
 
   StagingDir staging(dir);
-  // TODO(lora): merge the LoRA adapters into the backbone weights here once
-  // model/lora.h lands (spec section 8: model.safetensors is "LoRA merged").
-  // Until then a backbone carrying adapters would write them as extra tensors.
-  save_backbone(model.backbone(), staging.path().string());
+  // Spec section 8: model.safetensors is the backbone with LoRA merged; the
+  // live model keeps its adapters.
+  if (lora_module_names(model.backbone()).empty())
+    save_backbone(model.backbone(), staging.path().string());
+  else
+    save_backbone(*merged_copy(model.backbone()), staging.path().string());
   NamedTensors hmt_tensors;
   for (const auto& [name, tensor] : model.hmt_tensors()) hmt_tensors.emplace_back(name, tensor.detach());
   save_safetensors((staging.path() / kHmtTensorsFile).string(), hmt_tensors, {{"format", "pt"}});

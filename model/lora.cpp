@@ -115,6 +115,25 @@ void merge_lora(Backbone& backbone) {
   }
 }
 
+std::shared_ptr<Backbone> merged_copy(Backbone& backbone) {
+  torch::NoGradGuard no_grad;
+  auto copy = make_backbone(backbone.config());
+  copy->to(backbone.parameters().front().scalar_type());
+  auto source = backbone.named_parameters(/*recurse=*/true);
+  for (auto& item : copy->named_parameters(/*recurse=*/true)) {
+    const torch::Tensor* from = source.find(item.key());
+    HMT_CHECK(from != nullptr, "merged_copy: parameter {} is missing from the source backbone", item.key());
+    item.value().copy_(*from);
+  }
+  auto copy_parameters = copy->named_parameters(/*recurse=*/true);
+  for (auto& m : adapted_modules(backbone)) {
+    auto delta = m.adapter->delta_weight();  // [out, in]
+    copy_parameters[m.name + ".weight"].add_(m.fan_in_fan_out ? delta.t() : delta);
+  }
+  copy->train(backbone.is_training());
+  return copy;
+}
+
 void save_lora_adapters(Backbone& backbone, const std::string& path) {
   auto adapted = adapted_modules(backbone);
   HMT_CHECK(!adapted.empty(), "save_lora_adapters: {}: the backbone has no LoRA adapters", path);

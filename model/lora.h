@@ -37,6 +37,11 @@ std::vector<std::string> attach_lora(Backbone& backbone, const LoraConfig& confi
 // eval mode and saves as a plain HF model.
 void merge_lora(Backbone& backbone);
 
+// A new backbone without adapters whose weights are this one's with the
+// adapters folded in; `backbone` itself is left as it is (export uses this so
+// that a run can keep training after exporting).
+std::shared_ptr<Backbone> merged_copy(Backbone& backbone);
+
 // Writes only the adapter tensors, by their named_parameters() names, with
 // the rank and scaling as metadata. Errors when there are no adapters.
 void save_lora_adapters(Backbone& backbone, const std::string& path);

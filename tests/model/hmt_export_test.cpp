@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "model/hmt_export.h"
+#include "model/lora.h"
 #include "model/safetensors.h"
 #include "tests/model/tiny_hmt_model.h"
 #include "tests/test_paths.h"
@@ -218,4 +219,40 @@ TEST_CASE("hmt_export: a tampered backbone tensor names model.safetensors", "[ex
     if (name == "model.norm.weight") tensor = torch::ones({23});
   hmt::save_safetensors(path, tensors);
   REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()), Contains(path) && Contains("model.norm.weight"));
+}
+
+TEST_CASE("hmt_export: LoRA adapters are merged into model.safetensors and the live model keeps them",
+          "[export][lora]") {
+  for (const std::string family : {"llama", "gpt2", "opt"}) {
+    INFO(family);
+    auto model = tiny_hmt_model(family, /*recall=*/true);
+    hmt::LoraConfig lora;
+    lora.rank = 2;
+    lora.alpha = 4;
+    lora.dropout = 0.0;
+    auto adapted = hmt::attach_lora(model->backbone(), lora);
+    REQUIRE_FALSE(adapted.empty());
+    {
+      // B starts at zero: make the update non-trivial so that merging matters.
+      torch::NoGradGuard no_grad;
+      for (auto& item : model->named_parameters(/*recurse=*/true))
+        if (item.key().find(".lora_B.") != std::string::npos) item.value().normal_(0, 0.5);
+    }
+    model->eval();
+    auto ids = hmt::test::tiny_document();
+    auto live = score(*model, ids);
+    auto dir = hmt::test::temp_dir("export_lora") / "export";
+    hmt::save_hmt_export(*model, dir.string());
+
+    CHECK(hmt::lora_module_names(model->backbone()) == adapted);  // export left the live adapters alone
+    hmt::SafetensorsFile weights((dir / "model.safetensors").string());
+    for (const auto& name : weights.names()) CHECK(name.find("lora") == std::string::npos);
+
+    auto loaded = hmt::load_hmt_export(dir.string());
+    auto exported = score(*loaded, ids);
+    CHECK(exported.nll_sum.item<double>() == Approx(live.nll_sum.item<double>()).epsilon(1e-5));
+    // And the merge is what carries the adapters: the base weights alone score differently.
+    auto base = tiny_hmt_model(family, /*recall=*/true);
+    CHECK(score(*base, ids).nll_sum.item<double>() != Approx(live.nll_sum.item<double>()).epsilon(1e-5));
+  }
 }
