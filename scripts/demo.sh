@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a small real corpus, end to end, from a built tree:
 # corpus (npm) -> SentencePiece tokenizer -> ids -> random tiny backbone -> NLL.
-# Training, HMT stages and evaluation join this as they land (issues 3-6).
+# Training, HMT stages and evaluation join this as they land (issues 5-6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HMT=${HMT:-build/hmt}
@@ -56,6 +56,6 @@ held-out book     $book_tokens tokens, encoded at $encode_rate MB/s (one thread)
 backbone          random tiny llama, $params parameters -> $DEMO/model
 score             $tokens tokens scored, PPL $ppl (untrained: a uniform guess is $uniform)
 wall time         ${elapsed}s
-not yet in the demo: training, HMT stages, evaluation, export, generation (issues 3-6)
+not yet in the demo: training (HMT stages), evaluation, generation (issues 5-6)
 ==================================================
 SUMMARY
