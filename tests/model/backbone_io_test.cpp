@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "model/backbone.h"
 #include "model/safetensors.h"
+#include "tests/model/tiny_backbone_config.h"
 #include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
@@ -20,20 +21,7 @@ std::map<std::string, torch::Tensor> parameters(hmt::Backbone& model) {
 }
 
 hmt::BackboneConfig tiny(const std::string& model_type, json overrides = json::object()) {
-  json j;
-  if (model_type == "gpt2") {
-    j = {{"model_type", "gpt2"}, {"vocab_size", 64}, {"n_embd", 32}, {"n_layer", 2}, {"n_head", 4},
-         {"n_positions", 64}};
-  } else if (model_type == "opt") {
-    j = {{"model_type", "opt"}, {"vocab_size", 64}, {"hidden_size", 32}, {"num_hidden_layers", 2},
-         {"ffn_dim", 64}, {"num_attention_heads", 4}, {"max_position_embeddings", 64}};
-  } else {
-    j = {{"model_type", model_type}, {"vocab_size", 64}, {"hidden_size", 32}, {"intermediate_size", 48},
-         {"num_hidden_layers", 2}, {"num_attention_heads", 4}, {"num_key_value_heads", 4},
-         {"max_position_embeddings", 64}};
-  }
-  j.update(overrides);
-  return hmt::parse_hf_config(j, "tiny " + model_type);
+  return hmt::test::tiny_backbone_config(model_type, overrides);
 }
 
 // The tiny gpt2 saved from a fresh model: the base for tampering.

@@ -8,6 +8,7 @@
 #include "model/lora.h"
 #include "model/safetensors.h"
 #include "tests/model/naive_reference.h"
+#include "tests/model/tiny_backbone_config.h"
 #include "tests/test_paths.h"
 
 using Catch::Contains;
@@ -16,20 +17,10 @@ using hmt::test::Vec;
 
 namespace {
 
+// Two kv heads, so the llama-family v_proj adapters are narrower than q_proj's.
 hmt::BackboneConfig tiny(const std::string& model_type) {
-  nlohmann::json j;
-  if (model_type == "gpt2") {
-    j = {{"model_type", "gpt2"}, {"vocab_size", 64}, {"n_embd", 32}, {"n_layer", 2}, {"n_head", 4},
-         {"n_positions", 64}};
-  } else if (model_type == "opt") {
-    j = {{"model_type", "opt"}, {"vocab_size", 64}, {"hidden_size", 32}, {"num_hidden_layers", 2},
-         {"ffn_dim", 64}, {"num_attention_heads", 4}, {"max_position_embeddings", 64}};
-  } else {
-    j = {{"model_type", model_type}, {"vocab_size", 64}, {"hidden_size", 32}, {"intermediate_size", 48},
-         {"num_hidden_layers", 2}, {"num_attention_heads", 4}, {"num_key_value_heads", 2},
-         {"max_position_embeddings", 64}};
-  }
-  return hmt::parse_hf_config(j, "tiny " + model_type);
+  if (model_type == "gpt2" || model_type == "opt") return hmt::test::tiny_backbone_config(model_type);
+  return hmt::test::tiny_backbone_config(model_type, {{"num_key_value_heads", 2}});
 }
 
 hmt::LoraConfig lora_config(int64_t rank, double alpha, double dropout, std::vector<std::string> targets = {}) {
