@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   hmt::cli::add_tokenizer(app, action);
   hmt::cli::add_bench(app, action);
   hmt::cli::add_init(app, action);
+  hmt::cli::add_keys(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,18 +10,21 @@
 namespace hmt {
 namespace {
 
-// The batch re-laid out per row (see run_segments in the header): [B, S*L],
-// row r's real tokens start at column (S - S_r) * L.
+// The batch re-laid out per row (see run_segments in the header): [B, W] with
+// W = S*L (+1 with a trailing label column); row r's content tokens start at
+// column (S - S_r) * L, and with a trailing label its last token follows its
+// content as a target only.
 struct Layout {
-  torch::Tensor ids;    // int64, 0 at padding
-  torch::Tensor real;   // bool
-  torch::Tensor valid;  // bool: column c's content row predicts a scored token at c + 1
+  torch::Tensor ids;    // [B, W] int64, 0 at padding
+  torch::Tensor real;   // [B, W] bool: content, fed to the backbone
+  torch::Tensor valid;  // [B, S*L] bool: column c's content row predicts a scored token at c + 1
   int64_t segments = 0;
 };
 
 Layout layout_rows(const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& score_mask,
-                   int64_t length) {
+                   int64_t length, bool trailing_label) {
   const int64_t batch = ids.size(0), width = ids.size(1);
+  const int64_t label = trailing_label ? 1 : 0;
   auto ids_cpu = ids.to(torch::kCPU, torch::kLong);
   auto real_cpu = mask.defined() ? mask.to(torch::kCPU).to(torch::kBool) : torch::ones({batch, width}, torch::kBool);
   auto score_cpu = score_mask.defined() ? score_mask.to(torch::kCPU).to(torch::kBool) : real_cpu;
@@ -29,29 +32,35 @@ Layout layout_rows(const torch::Tensor& ids, const torch::Tensor& mask, const to
   int64_t segments = 0;
   for (int64_t r = 0; r < batch; ++r) {
     positions[r] = real_cpu[r].nonzero().squeeze(1);
-    segments = std::max(segments, (positions[r].numel() + length - 1) / length);
+    const int64_t content = std::max<int64_t>(positions[r].numel() - label, 0);
+    segments = std::max(segments, (content + length - 1) / length);
   }
-  HMT_CHECK(segments > 0, "run_segments: the batch has no real token");
+  HMT_CHECK(segments > 0, "run_segments: the batch has no real token{}",
+            trailing_label ? " before its trailing label" : "");
+  const int64_t columns = segments * length + label;
   Layout out;
   out.segments = segments;
-  out.ids = torch::zeros({batch, segments * length}, torch::kLong);
-  out.real = torch::zeros({batch, segments * length}, torch::kBool);
-  auto scored = torch::zeros({batch, segments * length}, torch::kBool);
+  out.ids = torch::zeros({batch, columns}, torch::kLong);
+  out.real = torch::zeros({batch, columns}, torch::kBool);
+  auto present = torch::zeros({batch, columns}, torch::kBool);  // content or trailing label
+  auto scored = torch::zeros({batch, columns}, torch::kBool);
   for (int64_t r = 0; r < batch; ++r) {
     const int64_t count = positions[r].numel();
-    if (count == 0) continue;
-    const int64_t offset = (segments - (count + length - 1) / length) * length;
+    const int64_t content = std::max<int64_t>(count - label, 0);
+    if (content == 0) continue;
+    const int64_t offset = (segments - (content + length - 1) / length) * length;
     out.ids[r].narrow(/*dim=*/0, offset, count).copy_(ids_cpu[r].index_select(0, positions[r]));
-    out.real[r].narrow(/*dim=*/0, offset, count).fill_(true);
+    out.real[r].narrow(/*dim=*/0, offset, content).fill_(true);
+    present[r].narrow(/*dim=*/0, offset, count).fill_(true);
     scored[r].narrow(/*dim=*/0, offset, count).copy_(score_cpu[r].index_select(0, positions[r]));
     scored[r][offset] = false;  // a row's first token has no predictor
   }
-  // Column c predicts column c + 1; the last column predicts nothing.
-  auto none = torch::zeros({batch, 1}, torch::kBool);
-  out.valid = torch::cat({out.real.narrow(/*dim=*/1, 0, segments * length - 1)
-                              .logical_and(scored.narrow(/*dim=*/1, 1, segments * length - 1)),
-                          none},
-                         /*dim=*/1);
+  // Column c predicts column c + 1; without a trailing label the last
+  // content column predicts nothing.
+  auto valid = out.real.narrow(/*dim=*/1, 0, columns - 1)
+                   .logical_and(present.narrow(/*dim=*/1, 1, columns - 1))
+                   .logical_and(scored.narrow(/*dim=*/1, 1, columns - 1));
+  out.valid = trailing_label ? valid : torch::cat({valid, torch::zeros({batch, 1}, torch::kBool)}, /*dim=*/1);
   return out;
 }
 
@@ -82,28 +91,31 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
   const int64_t summary_j = config.summary_tokens();
   const bool recall = config.recall.enabled;
 
-  Layout host = layout_rows(ids, mask, score_mask, L);
+  Layout host = layout_rows(ids, mask, score_mask, L, options.trailing_label);
   const int64_t S = host.segments;
   auto memory_init = model.memory_init();
   const auto device = memory_init.device();
   auto all_ids = host.ids.to(device), all_real = host.real.to(device), all_valid = host.valid.to(device);
   // Targets: column c's row predicts the id at c + 1 (0 where invalid).
-  auto all_targets = torch::cat({all_ids.narrow(/*dim=*/1, 1, S * L - 1), torch::zeros({batch, 1}, all_ids.options())},
-                                /*dim=*/1);
+  auto all_targets = options.trailing_label
+                         ? all_ids.narrow(/*dim=*/1, 1, S * L)
+                         : torch::cat({all_ids.narrow(/*dim=*/1, 1, S * L - 1),
+                                       torch::zeros({batch, 1}, all_ids.options())},
+                                      /*dim=*/1);
 
   const bool checkpoint = options.checkpoint && torch::GradMode::is_enabled();
   torch::Tensor anchor = checkpoint ? make_checkpoint_anchor(memory_init) : torch::Tensor();
-  auto real_counts = host.real.view({batch, S, L}).sum(/*dim=*/2).to(torch::kLong);  // [B, S] on the host
-  auto j_counts =
-      host.real.view({batch, S, L}).narrow(/*dim=*/2, 0, std::min(summary_j, L)).sum(/*dim=*/2).to(torch::kLong);
+  auto content_real = host.real.narrow(/*dim=*/1, 0, S * L).reshape({batch, S, L});
+  auto real_counts = content_real.sum(/*dim=*/2).to(torch::kLong);  // [B, S] on the host
+  auto j_counts = content_real.narrow(/*dim=*/2, 0, std::min(summary_j, L)).sum(/*dim=*/2).to(torch::kLong);
   // Scored tokens by the segment they belong to: column c's target sits at
-  // c + 1, in segment (c + 1) / L.
+  // c + 1, in segment (c + 1) / L; a trailing label belongs to the last.
   auto per_column = host.valid.sum(/*dim=*/0).to(torch::kLong);  // [S*L]
   auto column_count = per_column.accessor<int64_t, 1>();
   auto real_count = real_counts.accessor<int64_t, 2>();
   auto j_count = j_counts.accessor<int64_t, 2>();
   std::vector<int64_t> segment_tokens(static_cast<size_t>(S), 0);
-  for (int64_t c = 0; c + 1 < S * L; ++c) segment_tokens[(c + 1) / L] += column_count[c];
+  for (int64_t c = 0; c < S * L; ++c) segment_tokens[std::min((c + 1) / L, S - 1)] += column_count[c];
 
   DocumentRun run;
   std::vector<torch::Tensor> segment_sums(static_cast<size_t>(S));
@@ -156,7 +168,9 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
     // Rows with no token here pass their memory through unchanged.
     auto memory_out = torch::where(filled.unsqueeze(1), outcome.memory_out, memory_in);
 
-    auto own = outcome.nll.narrow(/*dim=*/1, 0, L - 1).sum();
+    // The last column predicts the next segment's first token (or, in the
+    // last segment, the trailing label, which belongs to it).
+    auto own = (n + 1 < S ? outcome.nll.narrow(/*dim=*/1, 0, L - 1) : outcome.nll).sum();
     segment_sums[n] = segment_sums[n].defined() ? segment_sums[n] + own : own;
     if (n + 1 < S) segment_sums[n + 1] = outcome.nll.select(/*dim=*/1, L - 1).sum();
 

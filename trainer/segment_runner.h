@@ -28,6 +28,10 @@ struct RunnerOptions {
   int64_t truncate = 0;       // train.bptt.truncate K; 0 = off
   bool checkpoint = false;    // train.bptt.checkpoint
   enum class LossScope { All, Last } loss_scope = LossScope::All;
+  // The last real token of each row is a label only: it is predicted by the
+  // row's last content token but not fed as content (language-model windows
+  // of S*L + 1 tokens give S full segments). It belongs to the last segment.
+  bool trailing_label = false;
   std::function<void(const SegmentTrace&)> trace;  // called once per segment when set
 };
 

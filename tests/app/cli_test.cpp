@@ -48,7 +48,7 @@ double naive_nll_sum(hmt::Backbone& backbone, const std::vector<int32_t>& ids) {
 }  // namespace
 
 TEST_CASE("cli: every subcommand has --help", "[cli]") {
-  for (const char* name : {"train", "prepare", "eval", "score", "export", "generate", "tokenizer", "bench", "init"}) {
+  for (const char* name : {"train", "prepare", "eval", "score", "export", "generate", "tokenizer", "bench", "init", "keys"}) {
     auto result = run_hmt(std::string(name) + " --help");
     INFO(name << ": " << result.err);
     CHECK(result.exit_code == 0);
@@ -57,6 +57,12 @@ TEST_CASE("cli: every subcommand has --help", "[cli]") {
   auto top = run_hmt("--help");
   REQUIRE(top.exit_code == 0);
   CHECK_THAT(top.out, Catch::Contains("tokenizer"));
+}
+
+TEST_CASE("cli: keys prints the schema's key table", "[cli]") {
+  auto result = run_hmt("keys");
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out == hmt::describe_experiment_keys());
 }
 
 TEST_CASE("cli: commands not built yet say so and exit non-zero", "[cli]") {

@@ -212,5 +212,44 @@ TEST_CASE("segment runner: loss_scope last is the mean over the last segment's t
   REQUIRE_THROWS_WITH(parse_loss_scope("first"), "train.loss_scope: expected all or last, got 'first'");
 }
 
+TEST_CASE("segment runner: a trailing label is scored by the last content row and fed to no segment",
+          "[hmt][segment_runner]") {
+  for (Family family : kFamilies) {
+    INFO(test::family_label(family));
+    auto config = test::tiny_hmt_config(/*segment_length=*/4, /*sensory=*/2, /*recall=*/true, /*context=*/2);
+    auto model = test::tiny_hmt(family, config, torch::kDouble);
+    auto ids = test::random_ids(/*rows=*/2, /*length=*/13, /*vocab=*/37, /*seed=*/28);  // S*L + 1 with S = 3
+    RunnerOptions trailing;
+    trailing.trailing_label = true;
+    auto run = run_segments(*model, ids, {}, {}, trailing);
+    // Without the option the 13th token makes a 4th, one-token segment; the
+    // first three segments compute the same, and that token's NLL comes from
+    // the third segment's last row in both runs.
+    auto plain = run_segments(*model, ids, {}, {}, {});
+    REQUIRE(run.segments.size() == 3);
+    REQUIRE(plain.segments.size() == 4);
+    CHECK(run.segments[0].nll_sum == Approx(plain.segments[0].nll_sum).epsilon(1e-12));
+    CHECK(run.segments[1].nll_sum == Approx(plain.segments[1].nll_sum).epsilon(1e-12));
+    CHECK(run.segments[2].nll_sum == Approx(plain.segments[2].nll_sum + plain.segments[3].nll_sum).epsilon(1e-12));
+    CHECK(run.segments[2].tokens == plain.segments[2].tokens + plain.segments[3].tokens);
+    CHECK(run.tokens == 2 * 12);
+    CHECK(run.nll_sum.item<double>() == Approx(plain.nll_sum.item<double>()).epsilon(1e-12));
+    // Two rows, three segment passes each: (2 + 4), then 2 x (2 + 2 + 4) with
+    // summary passes (2 + 2) for segments 1 and 2.
+    CHECK(run.processed_tokens == 2 * ((2 + 4) + 2 * (2 + 2 + 4) + 2 * (2 + 2)));
+
+    // A left-padded row with a trailing label scores as that row alone.
+    auto mask = torch::ones({2, 13}, torch::kLong);
+    mask[0].slice(/*dim=*/0, 0, 6).fill_(0);  // row 0: 7 tokens = 6 content + label
+    auto padded = run_segments(*model, ids, mask, {}, trailing);
+    auto row0 = run_segments(*model, ids[0].slice(/*dim=*/0, 6, 13).unsqueeze(0), {}, {}, trailing);
+    auto row1 = run_segments(*model, ids[1].unsqueeze(0), {}, {}, trailing);
+    CHECK(row0.tokens == 6);
+    CHECK(padded.tokens == row0.tokens + row1.tokens);
+    CHECK(padded.nll_sum.item<double>() ==
+          Approx(row0.nll_sum.item<double>() + row1.nll_sum.item<double>()).epsilon(1e-10));
+  }
+}
+
 }  // namespace
 }  // namespace hmt
