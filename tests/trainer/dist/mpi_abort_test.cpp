@@ -19,7 +19,7 @@ namespace {
 
 // The probes sleep this long on rank 1; a job that lasts as long was not
 // brought down by the other rank.
-constexpr int kStuckSeconds = 40;
+constexpr int kStuckSeconds = 60;
 
 std::unique_ptr<Communicator> probe_communicator(double timeout) {
   DistConfig config;
