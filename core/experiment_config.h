@@ -169,6 +169,25 @@ struct TrainConfig {
   }
 };
 
+// Data parallel training over ranks (docs/distributed.md).
+struct DistConfig {
+  std::string backend = "auto";
+  double bucket_mb = 25.0;
+  double timeout = 600.0;
+  bool overlap = true;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range, config::Choices;
+    v.field("backend", backend, Choices{"auto", "mpi", "nccl"},
+            "collectives when launched by mpirun/srun: auto = NCCL for CUDA tensors when built with it, else MPI");
+    v.field("bucket_mb", bucket_mb, Range::above(0), "size of one flat gradient bucket (MiB)");
+    v.field("timeout", timeout, Range::above(0),
+            "seconds a collective may take before the job is aborted naming the rank and the operation");
+    v.field("overlap", overlap, "start bucket all-reduces during backward (false: all after backward)");
+  }
+};
+
 struct ExperimentConfig {
   RuntimeConfig runtime;
   ModelConfig model;
@@ -176,6 +195,7 @@ struct ExperimentConfig {
   TokenizerConfig tokenizer;
   LoraConfig lora;
   TrainConfig train;
+  DistConfig dist;
 
   template <class V>
   void visit(V& v) {
@@ -185,6 +205,7 @@ struct ExperimentConfig {
     v.section("tokenizer", tokenizer, "text to ids");
     v.section("lora", lora, "LoRA adapters");
     v.section("train", train, "training");
+    v.section("dist", dist, "data parallel ranks");
   }
   // Rules across sections (model.trainable: lora needs lora.enabled).
   void check(config::SectionCheck& c) const;
