@@ -64,6 +64,21 @@ void ExperimentConfig::check(config::SectionCheck& c) const {
                     "lora.enabled: true (or model.trainable: full / frozen)");
 }
 
+void TrainConfig::check(config::SectionCheck& c) const {
+  if (stages.empty()) c.fail("stages", fmt::format("{}: list at least one stage", c.key("stages")));
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    for (std::size_t k = 0; k < i; ++k)
+      if (stages[i] == stages[k])
+        c.fail("stages", fmt::format("{}: stage {} is listed twice", c.key("stages"), stages[i]));
+}
+
+const StageConfig& TrainConfig::stage(const std::string& name) const {
+  if (name == "backbone") return backbone;
+  if (name == "stage1") return stage1;
+  if (name == "stage2") return stage2;
+  fail("train.stages: unknown stage '{}' (expected backbone, stage1 or stage2)", name);
+}
+
 std::int64_t HmtConfig::summary_tokens() const {
   double exact = static_cast<double>(segment_length) * sum_fraction;
   double floor = std::floor(exact);
