@@ -143,6 +143,53 @@ struct TokenizerConfig {
   }
 };
 
+// Prepared data (docs/data.md): what train/eval read, and what `hmt prepare` writes.
+struct DataConfig {
+  std::string path;
+  std::string train_split = "train";
+  std::string valid_split = "validation";
+  bool shuffle = true;
+  bool cross_document = false;
+  std::int64_t interleave_len = 0;
+  std::int64_t dilate_len = 0;
+  std::optional<std::string> dataset;
+  std::string source;
+  std::string out;
+  std::vector<std::string> splits;
+  std::vector<double> split_fractions;
+  std::int64_t fuse_size = 1;
+  std::string text_field = "text";
+  bool add_bos = false;
+  bool add_eos = false;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range, config::Choices;
+    v.field("path", path, "prepared .h5 file that train and eval read");
+    v.field("train_split", train_split, "split group training reads");
+    v.field("valid_split", valid_split, "split group validation reads");
+    v.field("shuffle", shuffle, "training order: a (seed, epoch) permutation; false = file order");
+    v.field("cross_document", cross_document, "windows cut across document boundaries (the documents concatenated)");
+    v.field("interleave_len", interleave_len, Range::at_least(0),
+            "topic switching: documents 2k, 2k+1 interleaved every this many tokens; 0 = off");
+    v.field("dilate_len", dilate_len, Range::at_least(0),
+            "dilation: this many filler tokens (the id of $) after every this many tokens; 0 = off");
+    v.field("dataset", dataset, Choices{"wikitext103", "pg19", "pubmedqa", "text"}, "prepare: source format");
+    v.field("source", source, "prepare: source folder or file");
+    v.field("out", out, "prepare: output .h5; empty = data.path");
+    v.field("splits", splits,
+            "prepare: splits to write; empty = train, validation, test (wikitext103, pg19) or train (one-file "
+            "sources)");
+    v.field("split_fractions", split_fractions, Range::open_closed(0, 1),
+            "prepare, one-file sources: share of the records (in order) per entry of data.splits; empty = all in one");
+    v.field("fuse_size", fuse_size, Range::at_least(1), "prepare, pubmedqa: F records share one joined context");
+    v.field("text_field", text_field, "prepare, text .jsonl: the field holding a document");
+    v.field("add_bos", add_bos, "prepare: put the tokenizer's bos id before every document / sample");
+    v.field("add_eos", add_eos, "prepare: put the tokenizer's eos id after every document / sample");
+  }
+  void check(config::SectionCheck& c) const;
+};
+
 struct BpttConfig {
   std::int64_t truncate = 0;
   bool checkpoint = true;
@@ -289,6 +336,7 @@ struct ExperimentConfig {
   ModelConfig model;
   HmtConfig hmt;
   TokenizerConfig tokenizer;
+  DataConfig data;
   LoraConfig lora;
   TrainConfig train;
 
@@ -298,6 +346,7 @@ struct ExperimentConfig {
     v.section("model", model, "backbone");
     v.section("hmt", hmt, "memory architecture");
     v.section("tokenizer", tokenizer, "text to ids");
+    v.section("data", data, "prepared data and hmt prepare");
     v.section("lora", lora, "LoRA adapters");
     v.section("train", train, "training");
   }
