@@ -184,12 +184,13 @@ TEST_CASE("cli: score a real HF GPT-2 directory", "[cli][score]") {
   CHECK(json["nll_sum"].get<double>() == Approx(naive_nll_sum(*backbone, ids)).epsilon(1e-5));
 }
 
-TEST_CASE("cli: train resolves, prints and saves the config, then says the loop is not built", "[cli][train]") {
+TEST_CASE("cli: train resolves, prints and saves the config, then needs data.path", "[cli][train]") {
   auto dir = hmt::test::temp_dir("cli_train");
   std::string config = (hmt::test::source_dir() / "configs/demo.yaml").string();
   auto result = run_hmt("train '" + config + "' runtime.run_dir='" + (dir / "run").string() + "' hmt.num_sensory=4");
-  CHECK(result.exit_code == 2);
-  CHECK_THAT(result.err, Catch::Contains("not built yet"));
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.out, Catch::Contains("# resolved config"));
+  CHECK_THAT(result.err, Catch::Contains("data.path: empty; training reads a prepared token file"));
   REQUIRE(std::filesystem::exists(dir / "run" / "config.yaml"));
   auto saved = hmt::load_experiment((dir / "run" / "config.yaml").string(), {});
   CHECK(saved.hmt.num_sensory == 4);
