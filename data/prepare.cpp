@@ -380,6 +380,7 @@ PrepareResult prepare_dataset(const PrepareOptions& o) {
   Warnings warnings(o.progress);
   const Context ctx{o, tokenizer, result.threads, warnings};
   std::vector<std::string> names;
+  const auto tokenize_start = std::chrono::steady_clock::now();
   for (const auto& job : jobs) {
     names.push_back(job.plan.name);
     if (writer.split_complete(job.plan.name)) continue;
@@ -388,6 +389,7 @@ PrepareResult prepare_dataset(const PrepareOptions& o) {
         o.dataset == "pubmedqa" ? prepare_qa_split(ctx, job.plan, split) : prepare_lm_split(ctx, job.plan, split, metadata);
   }
   writer.finish(names);
+  result.tokenize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tokenize_start).count();
   // Durable before it becomes visible under its final name.
   fsync_path(partial, O_RDONLY);
   fs::rename(partial, o.out);

@@ -43,7 +43,8 @@ struct PrepareResult {
   bool resumed = false;     // continued an interrupted OUT.partial
   std::vector<std::pair<std::string, PrepareCounts>> splits;
   uint64_t source_bytes = 0;  // bytes of source text tokenized in this run
-  double seconds = 0;
+  double seconds = 0;           // the whole run
+  double tokenize_seconds = 0;  // reading, tokenizing and writing the splits (no tokenizer load, no checksums)
   int threads = 1;
 };
 

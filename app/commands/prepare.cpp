@@ -34,9 +34,11 @@ int run_prepare(PrepareArgs args) {
                                      result.out.c_str());
   for (const auto& [split, counts] : result.splits) std::printf("%s\n", describe_counts(split, counts).c_str());
   if (!result.up_to_date)
-    std::printf("wrote %s%s: %.1f MB of source text in %.2f s, %.2f MB/s with %d thread(s)\n", result.out.c_str(),
-                result.resumed ? " (continued an interrupted run)" : "", result.source_bytes / 1e6, result.seconds,
-                result.source_bytes / 1e6 / std::max(result.seconds, 1e-9), result.threads);
+    std::printf("wrote %s%s: %.1f MB of source text in %.2f s with %d thread(s): %.2f MB/s overall, %.2f MB/s "
+                "tokenizing and writing\n",
+                result.out.c_str(), result.resumed ? " (continued an interrupted run)" : "", result.source_bytes / 1e6,
+                result.seconds, result.threads, result.source_bytes / 1e6 / std::max(result.seconds, 1e-9),
+                result.source_bytes / 1e6 / std::max(result.tokenize_seconds, 1e-9));
   return 0;
 }
 
