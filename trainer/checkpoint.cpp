@@ -193,6 +193,8 @@ std::string resume_hash(const ExperimentConfig& config) {
   fixed.runtime.run_dir = defaults.run_dir;
   fixed.runtime.threads = defaults.threads;
   fixed.runtime.log_level = defaults.log_level;
+  // Collective settings (backend, buckets, timeout) do not change what is computed.
+  fixed.dist = DistConfig{};
   return config_hash(fixed);
 }
 

@@ -49,7 +49,7 @@ struct TrainerState {
 
 // The hash a resumed run must match: config_hash of the experiment without
 // the keys that may change between calls (runtime.run_dir, threads,
-// log_level).
+// log_level, and the dist: section).
 std::string resume_hash(const ExperimentConfig& config);
 
 // "stage1-step000200".

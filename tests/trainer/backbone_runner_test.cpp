@@ -19,7 +19,7 @@ double row_nll(hmt::Backbone& backbone, const torch::Tensor& row, int64_t from =
 
 }  // namespace
 
-TEST_CASE("backbone runner: NLL of each row equals the backbone alone; padding changes nothing",
+TEST_CASE("backbone runner: NLL of each row equals the backbone alone, and padding changes nothing",
           "[trainer][backbone_runner]") {
   torch::NoGradGuard no_grad;
   torch::manual_seed(3);

@@ -84,7 +84,7 @@ TEST_CASE("checkpoint: weights, optimizer state and trainer state round trip", "
   CHECK(torch::equal(after, torch::rand({4})));
 }
 
-TEST_CASE("checkpoint: the newest valid one is chosen; corrupt ones are skipped; keep K", "[trainer][checkpoint]") {
+TEST_CASE("checkpoint: the newest valid one is chosen, corrupt ones are skipped, K are kept", "[trainer][checkpoint]") {
   auto dir = hmt::test::temp_dir("ckpt_newest");
   auto config = hmt::test::tiny_experiment((dir / "run").string());
   const auto& run = config.runtime.run_dir;

@@ -7,7 +7,7 @@
 #include "trainer/metrics.h"
 #include "trainer/progress.h"
 
-TEST_CASE("metrics: rows append; a resumed log drops the rows after the checkpoint", "[trainer][metrics]") {
+TEST_CASE("metrics: rows append, and a resumed log drops the rows after the checkpoint", "[trainer][metrics]") {
   auto dir = hmt::test::temp_dir("metrics");
   const auto path = (dir / "metrics.jsonl").string();
   int64_t at_checkpoint = 0;

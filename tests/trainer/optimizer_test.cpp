@@ -20,7 +20,7 @@ std::set<std::string> decayed_names(const std::vector<hmt::NamedParameter>& para
 
 }  // namespace
 
-TEST_CASE("optimizer: no weight decay on norms, biases and hmt.* tensors; tied weights once", "[trainer][optimizer]") {
+TEST_CASE("optimizer: no weight decay on norms, biases and hmt.* tensors, tied weights once", "[trainer][optimizer]") {
   for (auto family : {hmt::Family::Llama, hmt::Family::Gpt2}) {
     INFO(hmt::test::family_label(family));
     auto model = hmt::test::tiny_hmt(family, hmt::test::tiny_hmt_config(4, 2, true, 3), torch::kFloat32);

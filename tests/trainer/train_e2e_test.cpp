@@ -203,7 +203,7 @@ TEST_CASE("train: stopped by SIGTERM and resumed, the run equals the uninterrupt
   check_same_run(whole.runtime.run_dir, parts.runtime.run_dir);
 }
 
-TEST_CASE("train: non-finite steps are skipped and counted; M in a row stop with the last good weights",
+TEST_CASE("train: non-finite steps are skipped and counted, M in a row stop with the last good weights",
           "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_nonfinite");
   auto config = experiment(dir, "run");
@@ -350,7 +350,7 @@ TEST_CASE("train: a corrupt newest checkpoint is reported and the previous one r
   check_same_files(final_checkpoint(whole.runtime.run_dir), final_checkpoint(config.runtime.run_dir));
 }
 
-TEST_CASE("train: a backbone stage pre-trains; its checkpoint starts the HMT stages", "[trainer][train]") {
+TEST_CASE("train: a backbone stage pre-trains and its checkpoint starts the HMT stages", "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_backbone");
   auto pre = experiment(dir, "pre");
   pre.train.stages = {"backbone"};
