@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   hmt::cli::Action action;
   hmt::cli::add_train(app, action);
   hmt::cli::add_prepare(app, action);
+  hmt::cli::add_loader_bench(app, action);
   hmt::cli::add_eval(app, action);
   hmt::cli::add_score(app, action);
   hmt::cli::add_export(app, action);

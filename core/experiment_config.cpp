@@ -58,10 +58,39 @@ void LoraConfig::check(config::SectionCheck& c) const {
     if (name.empty()) c.fail("target_modules", fmt::format("{}: a module name is empty", c.key("target_modules")));
 }
 
+void DataConfig::check(config::SectionCheck& c) const {
+  if (interleave_len > 0 && dilate_len > 0)
+    c.fail("dilate_len", fmt::format("{}, {}: set at most one of them (topic switching or dilation)",
+                                     c.key("interleave_len"), c.key("dilate_len")));
+  if (split_fractions.empty()) return;
+  double sum = 0;
+  for (double f : split_fractions) sum += f;
+  if (split_fractions.size() != splits.size() || std::abs(sum - 1.0) > 1e-9)
+    c.fail("split_fractions", fmt::format("{}: needs one fraction per entry of {} ({} given for {}), summing to 1 "
+                                          "(they sum to {})",
+                                          c.key("split_fractions"), c.key("splits"), split_fractions.size(),
+                                          splits.size(), sum));
+}
+
 void ExperimentConfig::check(config::SectionCheck& c) const {
   if (model.trainable == "lora" && !lora.enabled)
     c.fail("model", "model.trainable: lora trains only the LoRA adapters, but lora.enabled is false; set "
                     "lora.enabled: true (or model.trainable: full / frozen)");
+}
+
+void TrainConfig::check(config::SectionCheck& c) const {
+  if (stages.empty()) c.fail("stages", fmt::format("{}: list at least one stage", c.key("stages")));
+  for (std::size_t i = 0; i < stages.size(); ++i)
+    for (std::size_t k = 0; k < i; ++k)
+      if (stages[i] == stages[k])
+        c.fail("stages", fmt::format("{}: stage {} is listed twice", c.key("stages"), stages[i]));
+}
+
+const StageConfig& TrainConfig::stage(const std::string& name) const {
+  if (name == "backbone") return backbone;
+  if (name == "stage1") return stage1;
+  if (name == "stage2") return stage2;
+  fail("train.stages: unknown stage '{}' (expected backbone, stage1 or stage2)", name);
 }
 
 std::int64_t HmtConfig::summary_tokens() const {

@@ -143,6 +143,53 @@ struct TokenizerConfig {
   }
 };
 
+// Prepared data (docs/data.md): what train/eval read, and what `hmt prepare` writes.
+struct DataConfig {
+  std::string path;
+  std::string train_split = "train";
+  std::string valid_split = "validation";
+  bool shuffle = true;
+  bool cross_document = false;
+  std::int64_t interleave_len = 0;
+  std::int64_t dilate_len = 0;
+  std::optional<std::string> dataset;
+  std::string source;
+  std::string out;
+  std::vector<std::string> splits;
+  std::vector<double> split_fractions;
+  std::int64_t fuse_size = 1;
+  std::string text_field = "text";
+  bool add_bos = false;
+  bool add_eos = false;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range, config::Choices;
+    v.field("path", path, "prepared .h5 file that train and eval read");
+    v.field("train_split", train_split, "split group training reads");
+    v.field("valid_split", valid_split, "split group validation reads");
+    v.field("shuffle", shuffle, "training order: a (seed, epoch) permutation; false = file order");
+    v.field("cross_document", cross_document, "windows cut across document boundaries (the documents concatenated)");
+    v.field("interleave_len", interleave_len, Range::at_least(0),
+            "topic switching: documents 2k, 2k+1 interleaved every this many tokens; 0 = off");
+    v.field("dilate_len", dilate_len, Range::at_least(0),
+            "dilation: this many filler tokens (the id of $) after every this many tokens; 0 = off");
+    v.field("dataset", dataset, Choices{"wikitext103", "pg19", "pubmedqa", "text"}, "prepare: source format");
+    v.field("source", source, "prepare: source folder or file");
+    v.field("out", out, "prepare: output .h5; empty = data.path");
+    v.field("splits", splits,
+            "prepare: splits to write; empty = train, validation, test (wikitext103, pg19) or train (one-file "
+            "sources)");
+    v.field("split_fractions", split_fractions, Range::open_closed(0, 1),
+            "prepare, one-file sources: share of the records (in order) per entry of data.splits; empty = all in one");
+    v.field("fuse_size", fuse_size, Range::at_least(1), "prepare, pubmedqa: F records share one joined context");
+    v.field("text_field", text_field, "prepare, text .jsonl: the field holding a document");
+    v.field("add_bos", add_bos, "prepare: put the tokenizer's bos id before every document / sample");
+    v.field("add_eos", add_eos, "prepare: put the tokenizer's eos id after every document / sample");
+  }
+  void check(config::SectionCheck& c) const;
+};
+
 struct BpttConfig {
   std::int64_t truncate = 0;
   bool checkpoint = true;
@@ -156,17 +203,132 @@ struct BpttConfig {
   }
 };
 
-struct TrainConfig {
-  std::string loss_scope = "all";
-  BpttConfig bptt;
+// The learning rate of one stage over its steps t = 0..steps-1
+// (trainer/lr_schedule.h has the formulas).
+struct ScheduleConfig {
+  std::string name = "constant";
+  std::int64_t warmup_steps = 0;
+  std::int64_t step_size = 100;
+  double gamma = 0.9;
+  double min_lr = 0.0;
 
   template <class V>
   void visit(V& v) {
-    using config::Choices;
+    using config::Range, config::Choices;
+    v.field("name", name, Choices{"constant", "step", "cosine"},
+            "constant; step: x gamma every step_size steps (the official code); cosine: to min_lr");
+    v.field("warmup_steps", warmup_steps, Range::at_least(0), "linear warm-up from 0 over these first steps");
+    v.field("step_size", step_size, Range::at_least(1), "step schedule: steps between decays");
+    v.field("gamma", gamma, Range::open_closed(0, 1), "step schedule: factor per decay");
+    v.field("min_lr", min_lr, Range::at_least(0), "cosine schedule: the rate at the last step");
+  }
+};
+
+// One stage of train.stages (HMT_SPEC section 5): which stage it is comes
+// from its key (backbone, stage1, stage2).
+struct StageConfig {
+  std::int64_t steps = 0;
+  std::int64_t segments = 2;
+  double lr = 1e-4;
+  ScheduleConfig schedule;
+
+  StageConfig() = default;
+  StageConfig(std::int64_t steps_, std::int64_t segments_) : steps(steps_), segments(segments_) {}
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range;
+    v.field("steps", steps, Range::at_least(1), "optimizer steps of this stage");
+    v.field("segments", segments, Range::at_least(1),
+            "S: segments per training sample (a backbone stage reads windows of S * L tokens)");
+    v.field("lr", lr, Range::above(0), "peak learning rate");
+    v.section("schedule", schedule, "learning-rate schedule");
+  }
+};
+
+struct OptimizerConfig {
+  double weight_decay = 0.01;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range;
+    v.field("weight_decay", weight_decay, Range::at_least(0),
+            "AdamW decoupled weight decay (never on norms, biases and hmt.* tensors)");
+    v.field("beta1", beta1, Range::half_open(0, 1), "AdamW beta1");
+    v.field("beta2", beta2, Range::half_open(0, 1), "AdamW beta2");
+    v.field("eps", eps, Range::above(0), "AdamW epsilon");
+  }
+};
+
+struct ValidationConfig {
+  std::int64_t every = 0;
+  std::int64_t batches = 4;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range;
+    v.field("every", every, Range::at_least(0),
+            "validate every N steps and at each stage end; 0 = only at each stage end; needs data.valid_split");
+    v.field("batches", batches, Range::at_least(0), "batches (per rank) of the validation split; 0 = no validation");
+  }
+};
+
+struct CheckpointConfig {
+  std::int64_t every = 100;
+  std::int64_t keep = 3;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range;
+    v.field("every", every, Range::at_least(0), "write a checkpoint every N steps (and at each stage end); 0 = stage ends only");
+    v.field("keep", keep, Range::at_least(1), "K: keep the newest K checkpoints");
+  }
+};
+
+struct TrainConfig {
+  std::string loss_scope = "all";
+  BpttConfig bptt;
+  std::vector<std::string> stages = {"stage1", "stage2"};
+  std::int64_t batch_size = 2;
+  std::int64_t grad_accum = 1;
+  double clip_norm = 1.0;
+  std::int64_t max_nonfinite = 5;
+  std::int64_t log_every = 10;
+  OptimizerConfig optimizer;
+  ValidationConfig validation;
+  CheckpointConfig checkpoint;
+  StageConfig backbone{/*steps=*/100, /*segments=*/2};
+  StageConfig stage1{/*steps=*/200, /*segments=*/2};
+  StageConfig stage2{/*steps=*/500, /*segments=*/15};
+
+  // The section of a stage name of `stages`; throws on an unknown name.
+  const StageConfig& stage(const std::string& name) const;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Choices, config::Range;
     v.field("loss_scope", loss_scope, Choices{"all", "last"},
             "mean NLL over every scored token, or over the last segment's only");
     v.section("bptt", bptt, "backpropagation through segments");
+    v.field("stages", stages, Choices{"backbone", "stage1", "stage2"},
+            "stages run in this order: backbone (no memory), stage1 (recall off), stage2 (recall on)");
+    v.field("batch_size", batch_size, Range::at_least(1), "B: samples per micro-batch on each rank");
+    v.field("grad_accum", grad_accum, Range::at_least(1), "micro-batches per optimizer step");
+    v.field("clip_norm", clip_norm, Range::at_least(0), "clip the global gradient L2 norm to this; 0 = off");
+    v.field("max_nonfinite", max_nonfinite, Range::at_least(1),
+            "M: stop (with a checkpoint of the last good state) after M non-finite steps in a row");
+    v.field("log_every", log_every, Range::at_least(1), "a plain progress line every N steps (no terminal)");
+    v.section("optimizer", optimizer, "AdamW");
+    v.section("validation", validation, "held-out windows");
+    v.section("checkpoint", checkpoint, "checkpoints in RUN_DIR/checkpoints");
+    v.section("backbone", backbone, "the plain backbone stage (no memory: baselines, pre-training)");
+    v.section("stage1", stage1, "HMT stage 1: recall off, few segments");
+    v.section("stage2", stage2, "HMT stage 2: recall on, deep unroll, fresh optimizer");
   }
+  void check(config::SectionCheck& c) const;
 };
 
 // Data parallel training over ranks (docs/distributed.md).
@@ -193,6 +355,7 @@ struct ExperimentConfig {
   ModelConfig model;
   HmtConfig hmt;
   TokenizerConfig tokenizer;
+  DataConfig data;
   LoraConfig lora;
   TrainConfig train;
   DistConfig dist;
@@ -203,6 +366,7 @@ struct ExperimentConfig {
     v.section("model", model, "backbone");
     v.section("hmt", hmt, "memory architecture");
     v.section("tokenizer", tokenizer, "text to ids");
+    v.section("data", data, "prepared data and hmt prepare");
     v.section("lora", lora, "LoRA adapters");
     v.section("train", train, "training");
     v.section("dist", dist, "data parallel ranks");

@@ -12,6 +12,7 @@ PKGS=(
   libsentencepiece-dev sentencepiece
   libpcre2-dev libicu-dev libssl-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libfccp-dev
 )
 
 missing=()

@@ -12,6 +12,7 @@ using Action = std::function<int()>;
 
 void add_train(CLI::App& app, Action& action);
 void add_prepare(CLI::App& app, Action& action);
+void add_loader_bench(CLI::App& app, Action& action);
 void add_eval(CLI::App& app, Action& action);
 void add_score(CLI::App& app, Action& action);
 void add_export(CLI::App& app, Action& action);

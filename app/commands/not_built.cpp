@@ -9,12 +9,6 @@ int not_built(const char* command, const char* issue) {
   return 2;
 }
 
-void add_prepare(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("prepare", "Tokenize a dataset source into HDF5 (not built yet)");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] { return not_built("prepare", "issue 4"); }; });
-}
-
 void add_eval(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("eval", "Perplexity over long documents (not built yet)");
   cmd->allow_extras();

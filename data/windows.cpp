@@ -1,0 +1,56 @@
+#include "data/windows.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace hmt {
+
+WindowIndex::WindowIndex(const DocumentView& documents, int64_t stride, bool cross_document)
+    : documents_(documents), stride_(stride), cross_document_(cross_document) {
+  HMT_CHECK(stride >= 1, "language-model windows need S * L >= 1 tokens, got {}", stride);
+  const int64_t docs = documents.documents();
+  if (cross_document) {
+    doc_start_.assign(1, 0);
+    for (int64_t d = 0; d < docs; ++d) doc_start_.push_back(doc_start_.back() + documents.length(d));
+    count_ = doc_start_.back() >= 1 ? (doc_start_.back() - 1) / stride : 0;
+    return;
+  }
+  first_window_.assign(1, 0);
+  for (int64_t d = 0; d < docs; ++d) {
+    const int64_t n = documents.length(d);
+    first_window_.push_back(first_window_.back() + (n >= 1 ? (n - 1) / stride : 0));
+  }
+  count_ = first_window_.back();
+}
+
+std::pair<int64_t, int64_t> WindowIndex::start(int64_t sample) const {
+  HMT_CHECK(sample >= 0 && sample < count_, "window {} out of range [0, {})", sample, count_);
+  if (cross_document_) return {-1, sample * stride_};
+  // The document whose windows hold `sample`: last d with first_window_[d] <= sample.
+  const auto it = std::upper_bound(first_window_.begin(), first_window_.end(), sample);
+  const int64_t doc = static_cast<int64_t>(it - first_window_.begin()) - 1;
+  return {doc, (sample - first_window_[doc]) * stride_};
+}
+
+void WindowIndex::read(int64_t sample, int64_t* out) const {
+  const auto [doc, offset] = start(sample);
+  if (!cross_document_) {
+    documents_.read(doc, offset, window_length(), out);
+    return;
+  }
+  int64_t position = offset, left = window_length();
+  auto it = std::upper_bound(doc_start_.begin(), doc_start_.end(), position);
+  int64_t d = static_cast<int64_t>(it - doc_start_.begin()) - 1;
+  while (left > 0) {
+    const int64_t within = position - doc_start_[d];
+    const int64_t take = std::min(left, documents_.length(d) - within);
+    if (take > 0) documents_.read(d, within, take, out);
+    out += take;
+    position += take;
+    left -= take;
+    ++d;
+  }
+}
+
+}  // namespace hmt
