@@ -4,8 +4,11 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+NCCL_BUILD_DIR ?= build-nccl
+# Where the NCCL check looks for nccl.h (the CUDA 13 toolkit ships it).
+CUDA_HOME ?= /usr/local/cuda
 
-.PHONY: all bootstrap configure build test demo clean
+.PHONY: all bootstrap configure build test demo clean nccl-check
 
 all: build
 
@@ -22,11 +25,30 @@ build: configure
 
 test: bootstrap
 	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory nccl-check
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 1200
+
+# The NCCL communicator compiles only with -DHMT_WITH_NCCL=ON. CI has the CUDA
+# toolkit with NCCL but a CPU LibTorch and no GPU, so this compiles just the
+# NCCL translation units (no link, no tests) in a second build directory.
+NCCL_OBJECTS = CMakeFiles/hmtlib.dir/trainer/dist/nccl_communicator.cpp.o \
+               CMakeFiles/hmtlib.dir/trainer/dist/communicator.cpp.o
+nccl-check:
+	@if [ ! -f "$(CUDA_HOME)/include/nccl.h" ] || [ ! -f "$(CUDA_HOME)/include/cuda_runtime_api.h" ]; then \
+	  echo "nccl-check: SKIPPED: no CUDA toolkit with NCCL at CUDA_HOME=$(CUDA_HOME) (nccl.h, cuda_runtime_api.h)"; \
+	else \
+	  echo "nccl-check: compiling the NCCL communicator against $(CUDA_HOME)/include/nccl.h"; \
+	  mkdir -p $(NCCL_BUILD_DIR); \
+	  cmake -S . -B $(NCCL_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DHMT_BUILD_TESTS=OFF \
+	    -DHMT_WITH_NCCL=ON -DCUDAToolkit_ROOT=$(CUDA_HOME) $(CMAKE_FLAGS) > $(NCCL_BUILD_DIR)/configure.log 2>&1 \
+	    || { cat $(NCCL_BUILD_DIR)/configure.log; echo "nccl-check: FAILED to configure"; exit 1; }; \
+	  cmake --build $(NCCL_BUILD_DIR) -j $(JOBS) --target $(NCCL_OBJECTS) \
+	    && echo "nccl-check: OK" || { echo "nccl-check: FAILED to compile"; exit 1; }; \
+	fi
 
 demo: bootstrap
 	@$(MAKE) --no-print-directory build
 	bash scripts/demo.sh
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(NCCL_BUILD_DIR)

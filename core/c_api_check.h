@@ -33,3 +33,25 @@ std::string mpi_error_text(int code);
 namespace hmt::detail {
 std::string hdf5_error_text();
 }
+
+// NCCL and CUDA: only the translation units that include nccl.h and
+// cuda_runtime_api.h expand these (builds with -DHMT_WITH_NCCL=ON), so the
+// library's own text is taken there. ncclGetLastError adds NCCL's detail
+// (which peer, which transport) to the generic result string.
+#define HMT_NCCL_CHECK(call)                                                                 \
+  do {                                                                                       \
+    ncclResult_t hmt_nccl_rc_ = (call);                                                      \
+    if (hmt_nccl_rc_ != ncclSuccess)                                                         \
+      ::hmt::detail::c_api_failure("NCCL", #call, __FILE__, __LINE__,                        \
+                                   std::string(ncclGetErrorString(hmt_nccl_rc_)) + " (" +    \
+                                       ncclGetLastError(nullptr) + ")");                     \
+  } while (0)
+
+#define HMT_CUDA_CHECK(call)                                                                 \
+  do {                                                                                       \
+    cudaError_t hmt_cuda_rc_ = (call);                                                       \
+    if (hmt_cuda_rc_ != cudaSuccess)                                                         \
+      ::hmt::detail::c_api_failure("CUDA", #call, __FILE__, __LINE__,                        \
+                                   std::string(cudaGetErrorName(hmt_cuda_rc_)) + ": " +      \
+                                       cudaGetErrorString(hmt_cuda_rc_));                    \
+  } while (0)

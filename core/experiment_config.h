@@ -216,6 +216,25 @@ struct TrainConfig {
   }
 };
 
+// Data parallel training over ranks (docs/distributed.md).
+struct DistConfig {
+  std::string backend = "auto";
+  double bucket_mb = 25.0;
+  double timeout = 600.0;
+  bool overlap = true;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range, config::Choices;
+    v.field("backend", backend, Choices{"auto", "mpi", "nccl"},
+            "collectives when launched by mpirun/srun: auto = NCCL for CUDA tensors when built with it, else MPI");
+    v.field("bucket_mb", bucket_mb, Range::above(0), "size of one flat gradient bucket (MiB)");
+    v.field("timeout", timeout, Range::above(0),
+            "seconds a collective may take before the job is aborted naming the rank and the operation");
+    v.field("overlap", overlap, "start bucket all-reduces during backward (false: all after backward)");
+  }
+};
+
 struct ExperimentConfig {
   RuntimeConfig runtime;
   ModelConfig model;
@@ -224,6 +243,7 @@ struct ExperimentConfig {
   DataConfig data;
   LoraConfig lora;
   TrainConfig train;
+  DistConfig dist;
 
   template <class V>
   void visit(V& v) {
@@ -234,6 +254,7 @@ struct ExperimentConfig {
     v.section("data", data, "prepared data and hmt prepare");
     v.section("lora", lora, "LoRA adapters");
     v.section("train", train, "training");
+    v.section("dist", dist, "data parallel ranks");
   }
   // Rules across sections (model.trainable: lora needs lora.enabled).
   void check(config::SectionCheck& c) const;

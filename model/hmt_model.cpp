@@ -117,11 +117,10 @@ SegmentPass HmtModel::segment_pass(const torch::Tensor& memory, const SegmentTok
   const int64_t k = has_sensory ? tokens.sensory_ids.size(1) : 0;
 
   auto m = memory.unsqueeze(1);
-  std::vector<torch::Tensor> parts{m};
-  if (has_sensory) parts.push_back(backbone_->embed(tokens.sensory_ids));
-  parts.push_back(backbone_->embed(tokens.ids));
-  parts.push_back(m);
-  auto z = torch::cat(parts, /*dim=*/1);
+  // One lookup for sensory and content ids: each embedding backward writes a
+  // dense [V, d] gradient, so one call per pass instead of two halves that.
+  auto ids = has_sensory ? torch::cat({tokens.sensory_ids, tokens.ids}, /*dim=*/1) : tokens.ids;
+  auto z = torch::cat({m, backbone_->embed(ids), m}, /*dim=*/1);
 
   torch::Tensor mask;
   const bool sensory_masked = has_sensory && tokens.sensory_mask.defined();

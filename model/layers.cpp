@@ -152,14 +152,19 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   auto keys = groups > 1 ? k.repeat_interleave(groups, /*dim=*/1) : k;
   auto values = groups > 1 ? v.repeat_interleave(groups, /*dim=*/1) : v;
 
-  auto scores = torch::matmul(q, keys.transpose(-2, -1));
-  if (score_scale != 1.0) scores = scores * score_scale;
+  // Scaling q rather than the [Tq, Tk] scores touches D / Tk as many
+  // elements, and the mask goes in as an additive bias applied in place on the
+  // matmul's output (which its backward does not need), so neither the scale
+  // nor the mask costs a pass over the scores in backward.
+  auto query = score_scale != 1.0 ? q * score_scale : q;
+  auto scores = torch::matmul(query, keys.transpose(-2, -1));
   if (reduced_precision(scores.scalar_type())) scores = scores.to(torch::kFloat);
   // A finite fill (not -inf) keeps fully masked rows finite; exp(lowest - max)
-  // underflows to exactly 0 in every row with at least one allowed key.
+  // underflows to exactly 0 in every row with at least one allowed key, and
+  // lowest + score rounds back to lowest.
   const double lowest = scores.scalar_type() == torch::kDouble ? std::numeric_limits<double>::lowest()
                                                                : std::numeric_limits<float>::lowest();
-  scores = scores.masked_fill(allowed.logical_not(), lowest);
+  scores.add_(torch::zeros(allowed.sizes(), scores.options()).masked_fill_(allowed.logical_not(), lowest));
   auto probs = torch::softmax(scores, /*dim=*/-1).to(values.scalar_type());
   probs = layers::dropout(probs, dropout_p, training);
   return torch::matmul(probs, values).transpose(1, 2).reshape({batch, length, heads * head_dim});

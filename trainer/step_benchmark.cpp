@@ -1,7 +1,10 @@
 #include "trainer/step_benchmark.h"
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -42,7 +45,8 @@ int64_t matmul_parameters(Backbone& backbone) {
 }  // namespace
 
 StepBenchmarkResult run_step_benchmark(const StepBenchmarkOptions& options) {
-  HMT_CHECK(options.segments >= 1 && options.steps >= 1, "bench: segments and steps must be >= 1");
+  HMT_CHECK(options.segments >= 1 && options.steps >= 1 && options.batch >= 1,
+            "bench: segments, steps and batch must be >= 1");
   ModelConfig model_config;
   model_config.type = std::string("llama");
   model_config.vocab_size = options.vocab;
@@ -59,26 +63,33 @@ StepBenchmarkResult run_step_benchmark(const StepBenchmarkOptions& options) {
   HmtModel model(make_backbone(scratch_backbone_config(model_config)), hmt_config);
   model.train();
   const int64_t length = options.segments * options.segment_length;
-  auto ids = torch::randint(options.vocab, {1, length}, torch::kInt64);
+  auto ids = torch::randint(options.vocab, {options.batch, length}, torch::kInt64);
   RunnerOptions runner;
   runner.checkpoint = options.checkpoint;
   runner.loss_scope = RunnerOptions::LossScope::All;
 
   StepBenchmarkResult result;
   result.options = options;
-  result.content_tokens = length;
+  result.content_tokens = options.batch * length;
   result.model_parameters = matmul_parameters(model.backbone());
   result.baseline_rss_bytes = resident_memory().rss_bytes;
+  result.peak_flops = matmul_peak_flops(/*n=*/2048, /*repeats=*/5);
   result.peak_reset = reset_peak_memory();
 
-  for (int64_t step = 0; step <= options.steps; ++step) {
+  // Step 0 warms up the allocator and the thread pool; with a profile, one
+  // extra untimed step is recorded (the profiler slows what it records).
+  const int64_t last = options.steps + (options.profile.empty() ? 0 : 1);
+  for (int64_t step = 0; step <= last; ++step) {
+    const bool profiled = step > options.steps;
+    std::optional<torch::autograd::profiler::RecordProfile> profile;
+    if (profiled) profile.emplace(options.profile);
     model.zero_grad();
     const auto start = Clock::now();
     DocumentRun run = run_segments(model, ids, /*mask=*/{}, /*score_mask=*/{}, runner);
     run.loss.backward();
     const double seconds = seconds_since(start);
     result.processed_tokens = run.processed_tokens;
-    if (step > 0) result.step_seconds.push_back(seconds);  // step 0 warms up allocator and thread pool
+    if (step > 0 && !profiled) result.step_seconds.push_back(seconds);
   }
   result.median_seconds = median(result.step_seconds);
   result.model_flops = 6.0 * static_cast<double>(result.model_parameters) * static_cast<double>(result.processed_tokens);
@@ -110,6 +121,7 @@ nlohmann::json to_json(const StepBenchmarkResult& r) {
           {"layers", o.layers},
           {"heads", o.heads},
           {"segment_length", o.segment_length},
+          {"batch", o.batch},
           {"sensory", o.sensory},
           {"steps", o.steps},
           {"seed", o.seed},
@@ -121,7 +133,8 @@ nlohmann::json to_json(const StepBenchmarkResult& r) {
           {"model_flops", r.model_flops},
           {"baseline_rss_bytes", r.baseline_rss_bytes},
           {"peak_rss_bytes", r.peak_rss_bytes},
-          {"peak_reset", r.peak_reset}};
+          {"peak_reset", r.peak_reset},
+          {"peak_flops", r.peak_flops}};
 }
 
 StepBenchmarkResult step_benchmark_from_json(const nlohmann::json& j) {
@@ -135,6 +148,7 @@ StepBenchmarkResult step_benchmark_from_json(const nlohmann::json& j) {
     j.at("layers").get_to(o.layers);
     j.at("heads").get_to(o.heads);
     j.at("segment_length").get_to(o.segment_length);
+    j.at("batch").get_to(o.batch);
     j.at("sensory").get_to(o.sensory);
     j.at("steps").get_to(o.steps);
     j.at("seed").get_to(o.seed);
@@ -147,6 +161,7 @@ StepBenchmarkResult step_benchmark_from_json(const nlohmann::json& j) {
     j.at("baseline_rss_bytes").get_to(r.baseline_rss_bytes);
     j.at("peak_rss_bytes").get_to(r.peak_rss_bytes);
     j.at("peak_reset").get_to(r.peak_reset);
+    j.at("peak_flops").get_to(r.peak_flops);
   } catch (const nlohmann::json::exception& e) {
     fail("bench: malformed result of a configuration: {}", e.what());
   }

@@ -6,36 +6,44 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace hmt {
 
 struct StepBenchmarkOptions {
-  int64_t vocab = 8192, hidden = 256, layers = 4, heads = 4;
+  int64_t vocab = 8192, hidden = 512, layers = 4, heads = 4;
   int64_t segment_length = 128, sensory = 16;
+  int64_t batch = 4;  // documents per step (B rows of S x L tokens)
   int64_t segments = 2;
   bool checkpoint = false;
   int64_t steps = 3;  // timed steps, after one warm-up step
   uint64_t seed = 1234;
+  std::string profile;  // non-empty: one more, untimed step is recorded as a chrome trace to this file
 };
 
 struct StepBenchmarkResult {
   StepBenchmarkOptions options;
   std::vector<double> step_seconds;  // each timed step
   double median_seconds = 0;
-  int64_t content_tokens = 0;    // S * L: the document's tokens per step
+  int64_t content_tokens = 0;    // B * S * L: the documents' tokens per step
   int64_t processed_tokens = 0;  // through the backbone: + memory slots, sensory, summary passes
   int64_t model_parameters = 0;  // N: backbone parameters used as matmul weights (not the input lookup)
   double model_flops = 0;        // per step: 6 * N * processed_tokens (recomputation not counted)
   int64_t baseline_rss_bytes = 0;  // after building the model, before the first step
   int64_t peak_rss_bytes = 0;      // VmHWM at the end
   bool peak_reset = false;         // VmHWM was reset after setup (else: since process start)
+  double peak_flops = 0;           // fp32 matmul peak timed in this process just before the steps
+
+  double mfu() const { return flops_per_second() / peak_flops; }
 
   double tokens_per_second() const { return content_tokens / median_seconds; }
   double flops_per_second() const { return model_flops / median_seconds; }
 };
 
-// Builds the model (seeded), runs 1 + options.steps steps in this process.
+// Builds the model (seeded), times the fp32 matmul peak, then runs
+// 1 + options.steps steps in this process. The peak is timed right before the
+// steps so that MFU compares two measurements taken under the same load.
 StepBenchmarkResult run_step_benchmark(const StepBenchmarkOptions& options);
 
 // FLOP/s of the best of `repeats` n x n x n fp32 matmuls (2 n^3 FLOPs each),

@@ -31,6 +31,7 @@ struct BenchArgs {
   std::string checkpoint = "both";
   int threads = 0;
   std::string json_out;
+  std::string profile_dir;  // chrome traces of each configuration's last timed step
   std::string one;  // "S,on" / "S,off": run one configuration here, print its JSON
 };
 
@@ -39,8 +40,9 @@ std::vector<std::string> common_args(const BenchArgs& args) {
   return {"--vocab", std::to_string(m.vocab), "--hidden", std::to_string(m.hidden),
           "--layers", std::to_string(m.layers), "--heads", std::to_string(m.heads),
           "--segment-length", std::to_string(m.segment_length), "--sensory", std::to_string(m.sensory),
+          "--batch", std::to_string(m.batch),
           "--steps", std::to_string(m.steps), "--seed", std::to_string(m.seed),
-          "--threads", std::to_string(args.threads)};
+          "--threads", std::to_string(args.threads), "--profile", args.profile_dir};
 }
 
 // Runs this executable with `arguments`, returning its stdout; its stderr
@@ -97,6 +99,11 @@ int run_one(const BenchArgs& args) {
     fail("bench --one: \"{}\" is not a segment count", args.one.substr(0, comma));
   }
   options.checkpoint = mode == "on";
+  if (!args.profile_dir.empty()) {
+    std::filesystem::create_directories(args.profile_dir);
+    options.profile = (std::filesystem::path(args.profile_dir) /
+                       fmt::format("S{}_{}.trace.json", options.segments, mode)).string();
+  }
   std::printf("%s\n", to_json(run_step_benchmark(options)).dump().c_str());
   return 0;
 }
@@ -112,17 +119,15 @@ int run_bench(const BenchArgs& args) {
   if (args.checkpoint != "on") modes.push_back(false);
   if (args.checkpoint != "off") modes.push_back(true);
 
-  constexpr int64_t kMatmulN = 2048;
-  const double peak = matmul_peak_flops(kMatmulN, /*repeats=*/5);
   const auto& m = args.model;
-  std::printf("llama vocab %lld hidden %lld layers %lld heads %lld; L %lld, k %lld, recall on; threads %d\n",
+  std::printf("llama vocab %lld hidden %lld layers %lld heads %lld; batch %lld, L %lld, k %lld, recall on; threads %d\n",
               static_cast<long long>(m.vocab), static_cast<long long>(m.hidden), static_cast<long long>(m.layers),
-              static_cast<long long>(m.heads), static_cast<long long>(m.segment_length),
+              static_cast<long long>(m.heads), static_cast<long long>(m.batch), static_cast<long long>(m.segment_length),
               static_cast<long long>(m.sensory), threads);
-  std::printf("fp32 peak (best %lldx%lldx%lld matmul): %.2f GFLOP/s\n", static_cast<long long>(kMatmulN),
-              static_cast<long long>(kMatmulN), static_cast<long long>(kMatmulN), peak / 1e9);
-  std::printf("%4s %5s %8s %9s %10s %10s %7s %10s %10s\n", "S", "ckpt", "tokens", "processed", "step_s", "tokens/s",
-              "MFU%", "peak_MiB", "+step_MiB");
+  std::printf("MFU = 6 N x processed tokens / step time / fp32 peak; the peak (best 2048^3 matmul) is timed in each\n"
+              "configuration's process right before its steps (column peak_GF/s)\n");
+  std::printf("%4s %5s %8s %9s %10s %10s %10s %7s %10s %10s\n", "S", "ckpt", "tokens", "processed", "step_s",
+              "tokens/s", "peak_GF/s", "MFU%", "peak_MiB", "+step_MiB");
   std::fflush(stdout);
 
   nlohmann::json configurations = nlohmann::json::array();
@@ -131,11 +136,11 @@ int run_bench(const BenchArgs& args) {
       auto child_args = common_args(args);
       child_args.insert(child_args.begin(), {"bench", "--one", fmt::format("{},{}", segments, checkpoint ? "on" : "off")});
       auto result = step_benchmark_from_json(nlohmann::json::parse(run_child(child_args)));
-      const double mfu = result.flops_per_second() / peak;
-      std::printf("%4lld %5s %8lld %9lld %10.3f %10.1f %7.2f %10s %10s\n", static_cast<long long>(segments),
+      const double mfu = result.mfu();
+      std::printf("%4lld %5s %8lld %9lld %10.3f %10.1f %10.2f %7.2f %10s %10s\n", static_cast<long long>(segments),
                   checkpoint ? "on" : "off", static_cast<long long>(result.content_tokens),
                   static_cast<long long>(result.processed_tokens), result.median_seconds, result.tokens_per_second(),
-                  100 * mfu, mib(result.peak_rss_bytes).c_str(),
+                  result.peak_flops / 1e9, 100 * mfu, mib(result.peak_rss_bytes).c_str(),
                   mib(result.peak_rss_bytes - result.baseline_rss_bytes).c_str());
       std::fflush(stdout);
       auto row = to_json(result);
@@ -145,10 +150,7 @@ int run_bench(const BenchArgs& args) {
     }
   }
   if (!args.json_out.empty()) {
-    nlohmann::json out = {{"threads", threads},
-                          {"peak_flops", peak},
-                          {"peak_matmul_n", kMatmulN},
-                          {"configurations", std::move(configurations)}};
+    nlohmann::json out = {{"threads", threads}, {"peak_matmul_n", 2048}, {"configurations", std::move(configurations)}};
     write_file_atomically(args.json_out, out.dump(2) + "\n");
   }
   return 0;
@@ -166,6 +168,7 @@ void add_bench(CLI::App& app, Action& action) {
   cmd->add_option("--heads", m.heads, "attention heads")->capture_default_str();
   cmd->add_option("--segment-length", m.segment_length, "L: content tokens per segment")->capture_default_str();
   cmd->add_option("--sensory", m.sensory, "k: sensory tokens")->capture_default_str();
+  cmd->add_option("--batch", m.batch, "B: documents per step")->capture_default_str();
   cmd->add_option("--segments", args->segments, "unroll depths S to measure")->delimiter(',')->capture_default_str();
   cmd->add_option("--checkpoint", args->checkpoint, "segment checkpointing: both, on or off")->capture_default_str();
   cmd->add_option("--steps", m.steps, "timed steps per configuration (median reported), after one warm-up")
@@ -173,6 +176,9 @@ void add_bench(CLI::App& app, Action& action) {
   cmd->add_option("--seed", m.seed, "seed of the model and the input ids")->capture_default_str();
   cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")->capture_default_str();
   cmd->add_option("--json", args->json_out, "also write the results as JSON to this file");
+  cmd->add_option("--profile", args->profile_dir,
+                  "write a chrome trace (LibTorch profiler) of each configuration's last timed step into this "
+                  "directory, S<n>_<on|off>.trace.json; profiling slows that step, so do not measure with it");
   // Internal: the per-configuration child process.
   cmd->add_option("--one", args->one, "run one configuration S,on|off here and print its JSON")->group("");
   cmd->callback([&action, args] { action = [args] { return run_bench(*args); }; });
