@@ -167,7 +167,9 @@ torch::Tensor HmtModel::recall(const torch::Tensor& summary, const torch::Tensor
     const auto type = scores.scalar_type();
     const double lowest = type == torch::kDouble ? std::numeric_limits<double>::lowest()
                           : type == torch::kHalf ? -65504.0  // fp16's lowest; float's would round to -inf
-                                                 : std::numeric_limits<float>::lowest();
+                          // bf16 autocast: float's lowest is just outside bf16's range
+                          : type == torch::kBFloat16 ? static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest())
+                                                     : std::numeric_limits<float>::lowest();
     scores = scores.masked_fill(cache_mask.to(torch::kBool).logical_not(), lowest);
   }
   auto weights = torch::softmax(scores, /*dim=*/-1);

@@ -1,9 +1,14 @@
 #pragma once
 // Paths for tests: the repo's own fixtures, and the real data in
-// ../shared/data (tests that need it SKIP when it is absent).
+// ../shared/data (tests that need it SKIP when it is absent); the device the
+// device-aware tests use, and the guard of the CUDA-only ([cuda]) cases.
+#include <torch/torch.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+
+#include "core/device.h"
 
 namespace hmt::test {
 
@@ -22,6 +27,14 @@ inline bool have_shared(const std::string& relative) {
 // A fresh empty directory under the build tree, unique per call.
 std::filesystem::path temp_dir(const std::string& name);
 
+// HMT_TEST_DEVICE=cuda (or cuda:N) puts the device-aware tests on that GPU
+// when one is visible; unset, "cpu", or no GPU: the CPU.
+inline torch::Device test_device() {
+  const char* env = std::getenv("HMT_TEST_DEVICE");
+  if (!env || std::string(env) == "cpu" || !cuda_present()) return torch::kCPU;
+  return torch::Device(env);
+}
+
 }  // namespace hmt::test
 
 // Skips the current Catch2 test (Catch2 v2 has no SKIP): it passes with a
@@ -32,4 +45,14 @@ std::filesystem::path temp_dir(const std::string& name);
       WARN("skipped: " << (::hmt::test::shared_data() / (relative)) << " absent"); \
       return;                                                                     \
     }                                                                             \
+  } while (0)
+
+// Skips a CUDA-only test where no CUDA device is visible (a CPU LibTorch
+// included): it passes with the warning "no CUDA device".
+#define HMT_REQUIRE_CUDA()                                         \
+  do {                                                             \
+    if (!::hmt::cuda_present()) {                                  \
+      WARN("skipped: no CUDA device (CPU LibTorch or no GPU)");    \
+      return;                                                      \
+    }                                                              \
   } while (0)

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "trainer/autocast.h"
 #include "trainer/rng_state.h"
 
 namespace hmt {
@@ -38,9 +39,26 @@ void save_rng(AutogradContext* ctx, const torch::Device& device) {
   ctx->saved_data["rng_cpu"] = state.cpu;
   ctx->saved_data["rng_accelerator"] = state.accelerator;
   ctx->saved_data["device"] = device.str();
+  const AutocastState autocast = current_autocast_state();
+  ctx->saved_data["autocast_cpu"] = autocast.cpu_enabled;
+  ctx->saved_data["autocast_cuda"] = autocast.cuda_enabled;
+  ctx->saved_data["autocast_cpu_dtype"] = static_cast<int64_t>(autocast.cpu_dtype);
+  ctx->saved_data["autocast_cuda_dtype"] = static_cast<int64_t>(autocast.cuda_dtype);
+  ctx->saved_data["autocast_cache"] = autocast.cache_enabled;
 }
 
-// Runs `recompute` under the forward's RNG state and puts the generators
+AutocastState saved_autocast(AutogradContext* ctx) {
+  AutocastState state;
+  state.cpu_enabled = ctx->saved_data["autocast_cpu"].toBool();
+  state.cuda_enabled = ctx->saved_data["autocast_cuda"].toBool();
+  state.cpu_dtype = static_cast<torch::ScalarType>(ctx->saved_data["autocast_cpu_dtype"].toInt());
+  state.cuda_dtype = static_cast<torch::ScalarType>(ctx->saved_data["autocast_cuda_dtype"].toInt());
+  state.cache_enabled = ctx->saved_data["autocast_cache"].toBool();
+  return state;
+}
+
+// Runs `recompute` under the forward's RNG state and autocast settings (the
+// backward usually runs outside any autocast region) and puts the generators
 // back where this backward found them, so randomness after backward is what
 // it would be without checkpointing.
 template <class F>
@@ -56,6 +74,7 @@ auto replay(AutogradContext* ctx, F&& recompute) {
   RngState now = capture_rng_state(device);
   restore_rng_state(before_forward);
   torch::AutoGradMode grad_on(true);
+  AutocastGuard autocast(saved_autocast(ctx));
   auto result = recompute();
   restore_rng_state(now);
   return result;

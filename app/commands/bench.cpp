@@ -1,6 +1,7 @@
-// hmt bench: training-step time, tokens/s, MFU and peak resident memory of a
-// small llama HMT model for several unroll depths S, with and without
-// segment checkpointing. Each configuration runs in a child process (this
+// hmt bench: training-step time, tokens/s, MFU and peak memory (resident;
+// on CUDA also the caching allocator's) of a small llama HMT model for
+// several unroll depths S, with and without segment checkpointing, on the
+// CPU or a CUDA device, in fp32 or under bf16/fp16 autocast. Each configuration runs in a child process (this
 // binary re-executed with --one S,on|off) so that its VmHWM is its own.
 #include <spawn.h>
 #include <sys/wait.h>
@@ -16,8 +17,10 @@
 
 #include "app/commands/commands.h"
 #include "core/atomic_file.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/runtime.h"
+#include "trainer/autocast.h"
 #include "trainer/step_benchmark.h"
 
 extern char** environ;
@@ -42,7 +45,9 @@ std::vector<std::string> common_args(const BenchArgs& args) {
           "--segment-length", std::to_string(m.segment_length), "--sensory", std::to_string(m.sensory),
           "--batch", std::to_string(m.batch),
           "--steps", std::to_string(m.steps), "--seed", std::to_string(m.seed),
-          "--threads", std::to_string(args.threads), "--profile", args.profile_dir};
+          "--threads", std::to_string(args.threads), "--profile", args.profile_dir,
+          "--device", m.device, "--dtype", m.dtype, "--peak-n", std::to_string(m.peak_matmul_n),
+          "--recall", m.recall ? "on" : "off"};
 }
 
 // Runs this executable with `arguments`, returning its stdout; its stderr
@@ -120,14 +125,21 @@ int run_bench(const BenchArgs& args) {
   if (args.checkpoint != "off") modes.push_back(true);
 
   const auto& m = args.model;
-  std::printf("llama vocab %lld hidden %lld layers %lld heads %lld; batch %lld, L %lld, k %lld, recall on; threads %d\n",
+  // Fails here, before any child starts, on a bad --device or --dtype.
+  const bool cuda = resolve_device(m.device, "bench --device").is_cuda();
+  parse_autocast_dtype(m.dtype, "bench --dtype");
+  const int64_t peak_n = m.peak_matmul_n > 0 ? m.peak_matmul_n : cuda ? 8192 : 2048;
+  std::printf("llama vocab %lld hidden %lld layers %lld heads %lld; batch %lld, L %lld, k %lld, recall %s; threads %d; "
+              "%s %s\n",
               static_cast<long long>(m.vocab), static_cast<long long>(m.hidden), static_cast<long long>(m.layers),
               static_cast<long long>(m.heads), static_cast<long long>(m.batch), static_cast<long long>(m.segment_length),
-              static_cast<long long>(m.sensory), threads);
-  std::printf("MFU = 6 N x processed tokens / step time / fp32 peak; the peak (best 2048^3 matmul) is timed in each\n"
-              "configuration's process right before its steps (column peak_GF/s)\n");
-  std::printf("%4s %5s %8s %9s %10s %10s %10s %7s %10s %10s\n", "S", "ckpt", "tokens", "processed", "step_s",
-              "tokens/s", "peak_GF/s", "MFU%", "peak_MiB", "+step_MiB");
+              static_cast<long long>(m.sensory), m.recall ? "on" : "off", threads, m.device.c_str(), m.dtype.c_str());
+  std::printf("MFU = 6 N x processed tokens / step time / %s peak; the peak (best %lld^3 matmul) is timed in each\n"
+              "configuration's process right before its steps (column peak_GF/s)%s\n",
+              m.dtype.c_str(), static_cast<long long>(peak_n),
+              cuda ? "; gpu_MiB: most bytes held by tensors during the steps (CUDA caching allocator)" : "");
+  std::printf("%4s %5s %8s %9s %10s %10s %10s %7s %10s %10s%s\n", "S", "ckpt", "tokens", "processed", "step_s",
+              "tokens/s", "peak_GF/s", "MFU%", "peak_MiB", "+step_MiB", cuda ? "    gpu_MiB" : "");
   std::fflush(stdout);
 
   nlohmann::json configurations = nlohmann::json::array();
@@ -137,11 +149,13 @@ int run_bench(const BenchArgs& args) {
       child_args.insert(child_args.begin(), {"bench", "--one", fmt::format("{},{}", segments, checkpoint ? "on" : "off")});
       auto result = step_benchmark_from_json(nlohmann::json::parse(run_child(child_args)));
       const double mfu = result.mfu();
-      std::printf("%4lld %5s %8lld %9lld %10.3f %10.1f %10.2f %7.2f %10s %10s\n", static_cast<long long>(segments),
+      std::printf("%4lld %5s %8lld %9lld %10.3f %10.1f %10.2f %7.2f %10s %10s", static_cast<long long>(segments),
                   checkpoint ? "on" : "off", static_cast<long long>(result.content_tokens),
                   static_cast<long long>(result.processed_tokens), result.median_seconds, result.tokens_per_second(),
                   result.peak_flops / 1e9, 100 * mfu, mib(result.peak_rss_bytes).c_str(),
                   mib(result.peak_rss_bytes - result.baseline_rss_bytes).c_str());
+      if (cuda) std::printf(" %10s", mib(result.peak_device_bytes).c_str());
+      std::printf("\n");
       std::fflush(stdout);
       auto row = to_json(result);
       row["tokens_per_second"] = result.tokens_per_second();
@@ -150,7 +164,9 @@ int run_bench(const BenchArgs& args) {
     }
   }
   if (!args.json_out.empty()) {
-    nlohmann::json out = {{"threads", threads}, {"peak_matmul_n", 2048}, {"configurations", std::move(configurations)}};
+    nlohmann::json out = {{"threads", threads},           {"device", m.device},
+                          {"dtype", m.dtype},              {"peak_matmul_n", peak_n},
+                          {"configurations", std::move(configurations)}};
     write_file_atomically(args.json_out, out.dump(2) + "\n");
   }
   return 0;
@@ -175,6 +191,14 @@ void add_bench(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--seed", m.seed, "seed of the model and the input ids")->capture_default_str();
   cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")->capture_default_str();
+  cmd->add_option("--device", m.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--dtype", m.dtype,
+                  "fp32, or bf16 / fp16: the forward under autocast to that dtype (weights stay fp32); the peak "
+                  "matmul uses the same dtype")
+      ->capture_default_str();
+  cmd->add_option("--peak-n", m.peak_matmul_n, "n of the n^3 peak matmul; 0 = 2048 on the CPU, 8192 on CUDA")
+      ->capture_default_str();
+  cmd->add_option("--recall", m.recall, "memory recall: on (stage 2) or off (stage 1)")->capture_default_str();
   cmd->add_option("--json", args->json_out, "also write the results as JSON to this file");
   cmd->add_option("--profile", args->profile_dir,
                   "write a chrome trace (LibTorch profiler) of each configuration's last timed step into this "

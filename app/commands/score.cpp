@@ -1,4 +1,4 @@
-// hmt score MODEL_DIR --ids FILE [--json] [--grads]
+// hmt score MODEL_DIR --ids FILE [--json] [--grads] [--device cpu|cuda]
 // MODEL_DIR is a plain HF directory (one pass of the backbone) or an HMT
 // export (segment by segment with memory, HMT_SPEC section 8).
 #include <nlohmann/json.hpp>
@@ -10,6 +10,7 @@
 
 #include "app/commands/commands.h"
 #include "app/commands/text_io.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/runtime.h"
 #include "model/backbone.h"
@@ -25,6 +26,7 @@ struct ScoreArgs {
   bool json = false;
   bool grads = false;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 double ppl_of(double nll_sum, int64_t tokens) {
@@ -42,6 +44,9 @@ double gradient_norm(const std::vector<torch::Tensor>& params) {
 
 nlohmann::ordered_json score_export(const ScoreArgs& args, const std::vector<int32_t>& ids) {
   auto model = load_hmt_export(args.model_dir);
+  // fp32 on every device (no autocast), so that a GPU run can be compared
+  // with the CPU one; run_segments moves the ids to the model's device.
+  model->to(resolve_device(args.device, "score --device"));
   const int64_t vocab = model->backbone().config().vocab_size;
   HMT_CHECK(ids.size() >= 2, "{}: a document needs at least 2 tokens to score, got {}", args.ids, ids.size());
   for (size_t i = 0; i < ids.size(); ++i)
@@ -83,6 +88,9 @@ int run_score(const ScoreArgs& args) {
     out = score_export(args, ids);
   } else {
     if (args.grads) fail("{}: --grads needs an HMT export directory (with hmt.safetensors)", args.model_dir);
+    if (args.device != "cpu")
+      fail("{}: --device {} needs an HMT export directory; plain HF directories are scored on the CPU",
+           args.model_dir, args.device);
     auto backbone = load_backbone(args.model_dir);
     DocumentScore score = score_document(*backbone, ids);
     out = {{"tokens", score.tokens}, {"nll_sum", score.nll_sum}, {"ppl", score.ppl()}};
@@ -119,6 +127,8 @@ void add_score(CLI::App& app, Action& action) {
   cmd->add_flag("--grads", args->grads,
                 "HMT exports: backpropagate the summed NLL and report grad_norms per hmt.* tensor and the backbone");
   cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")->capture_default_str();
+  cmd->add_option("--device", args->device, "HMT exports: cpu, cuda or cuda:N (fp32 on every device)")
+      ->capture_default_str();
   cmd->callback([&action, args] { action = [args] { return run_score(*args); }; });
 }
 

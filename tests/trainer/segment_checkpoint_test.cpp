@@ -1,13 +1,15 @@
 // Segment-level checkpointing and truncation (HMT_SPEC section 4): the
 // checkpointed run must reproduce loss and every gradient with dropout on,
 // leave the generator where the plain run leaves it, and truncation K must
-// detach exactly the memory embeddings older than K segments.
+// detach exactly the memory embeddings older than K segments. The first case
+// runs on HMT_TEST_DEVICE (tests/test_paths.h), so on a GPU too.
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
 #include <map>
 #include <string>
 
+#include "tests/test_paths.h"
 #include "tests/trainer/hmt_fixtures.h"
 #include "tests/trainer/naive_hmt.h"
 #include "trainer/segment_runner.h"
@@ -20,7 +22,7 @@ using test::relative_difference;
 struct Outcome {
   double loss = 0;
   std::map<std::string, torch::Tensor> grads;
-  torch::Tensor after;  // the next draw of the generator after backward
+  torch::Tensor after;  // the next draws of the CPU and the model device's generators after backward
 };
 
 Outcome train_step(HmtModel& model, const torch::Tensor& ids, const torch::Tensor& mask, RunnerOptions options,
@@ -33,8 +35,9 @@ Outcome train_step(HmtModel& model, const torch::Tensor& ids, const torch::Tenso
   Outcome out;
   out.loss = run.loss.item<double>();
   for (const auto& item : model.named_parameters())
-    if (item.value().grad().defined()) out.grads[item.key()] = item.value().grad().clone();
-  out.after = torch::rand({4});
+    if (item.value().grad().defined()) out.grads[item.key()] = item.value().grad().to(torch::kCPU).clone();
+  const auto device = model.memory_init().device();
+  out.after = torch::cat({torch::rand({4}), torch::rand({4}, torch::TensorOptions().device(device)).to(torch::kCPU)});
   return out;
 }
 
@@ -45,6 +48,7 @@ TEST_CASE("segment checkpoint: loss and every gradient equal the plain run, drop
       INFO(test::family_label(family) << " K = " << truncate);
       auto config = test::tiny_hmt_config(/*segment_length=*/4, /*sensory=*/2, /*recall=*/true, /*context=*/3);
       auto model = test::tiny_hmt(family, config, torch::kFloat, /*dropout=*/0.1);
+      model->to(test::test_device());
       model->train();
       auto ids = test::random_ids(/*rows=*/2, /*length=*/16, /*vocab=*/37, /*seed=*/31);  // S = 4
       auto mask = torch::ones({2, 16}, torch::kLong);
