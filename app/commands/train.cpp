@@ -16,10 +16,16 @@ struct TrainArgs {
   std::vector<std::string> overrides;
   bool resume = false;
   std::string init_from;
+  bool dry_run = false;
 };
 
 int run_train(const TrainArgs& args) {
   ExperimentConfig experiment = load_experiment(args.config, args.overrides);
+  if (args.dry_run) {
+    // Composition, overrides and validation only: no rank, file or model is touched.
+    std::printf("%s\n", to_yaml(experiment).c_str());
+    return 0;
+  }
   auto comm = dist::make_communicator(experiment.dist, torch::Device(experiment.runtime.device));
   if (comm->rank() == 0) std::printf("# resolved config\n%s\n", to_yaml(experiment).c_str());
   std::fflush(stdout);
@@ -52,6 +58,7 @@ void add_train(CLI::App& app, Action& action) {
   cmd->add_option("--init-from", args->init_from, "weights only, from a checkpoint or an HF model directory")
       ->check(CLI::ExistingDirectory)
       ->excludes(resume);
+  cmd->add_flag("--dry-run", args->dry_run, "resolve and validate the config, print it and exit (nothing runs)");
   cmd->callback([&action, args] { action = [args] { return run_train(*args); }; });
 }
 
