@@ -3,6 +3,13 @@
 // obeys the rules the paper's recipe and the official code fix for all of
 // them. Files are found by listing the directory, so a new experiment is
 // covered as soon as it is added.
+//
+// The project headers come first: torch (through test_paths.h) brings glog's
+// CHECK macro, and Catch's CHECK must be the one defined last (the build's
+// precompiled header orders them the same way).
+#include "core/config.h"
+#include "tests/test_paths.h"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -19,9 +26,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "core/config.h"
-#include "tests/test_paths.h"
 
 namespace fs = std::filesystem;
 
