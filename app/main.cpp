@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   hmt::cli::add_bench(app, action);
   hmt::cli::add_init(app, action);
   hmt::cli::add_keys(app, action);
+  hmt::cli::add_plot(app, action);
+  hmt::cli::add_compare(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

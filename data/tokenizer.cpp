@@ -46,4 +46,6 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
        file.string());
 }
 
+std::string tokenizer_fingerprint(const std::string& path) { return load_tokenizer(path)->fingerprint(); }
+
 }  // namespace hmt

@@ -39,6 +39,11 @@ class Tokenizer {
 // (merges.txt beside it), a .model file, or a directory holding one of them.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
+// The fingerprint `hmt prepare` records for the tokenizer at `path` (a file
+// or a directory, as load_tokenizer takes it): what training and evaluation
+// compare a prepared file against.
+std::string tokenizer_fingerprint(const std::string& path);
+
 struct SentencePieceTrainOptions {
   std::vector<std::string> inputs;  // text files
   std::string model_prefix;         // writes PREFIX.model and PREFIX.vocab

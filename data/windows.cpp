@@ -7,13 +7,11 @@
 namespace hmt {
 
 WindowIndex::WindowIndex(const DocumentView& documents, int64_t stride, bool cross_document)
-    : documents_(documents), stride_(stride), cross_document_(cross_document) {
+    : documents_(documents), stride_(stride), cross_document_(cross_document), stream_(documents) {
   HMT_CHECK(stride >= 1, "language-model windows need S * L >= 1 tokens, got {}", stride);
   const int64_t docs = documents.documents();
   if (cross_document) {
-    doc_start_.assign(1, 0);
-    for (int64_t d = 0; d < docs; ++d) doc_start_.push_back(doc_start_.back() + documents.length(d));
-    count_ = doc_start_.back() >= 1 ? (doc_start_.back() - 1) / stride : 0;
+    count_ = stream_.size() >= 1 ? (stream_.size() - 1) / stride : 0;
     return;
   }
   first_window_.assign(1, 0);
@@ -39,18 +37,7 @@ void WindowIndex::read(int64_t sample, int64_t* out) const {
     documents_.read(doc, offset, window_length(), out);
     return;
   }
-  int64_t position = offset, left = window_length();
-  auto it = std::upper_bound(doc_start_.begin(), doc_start_.end(), position);
-  int64_t d = static_cast<int64_t>(it - doc_start_.begin()) - 1;
-  while (left > 0) {
-    const int64_t within = position - doc_start_[d];
-    const int64_t take = std::min(left, documents_.length(d) - within);
-    if (take > 0) documents_.read(d, within, take, out);
-    out += take;
-    position += take;
-    left -= take;
-    ++d;
-  }
+  stream_.read(offset, window_length(), out);
 }
 
 }  // namespace hmt

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "data/token_stream.h"
 #include "data/transforms.h"
 
 namespace hmt {
@@ -31,7 +32,7 @@ class WindowIndex {
   bool cross_document_;
   int64_t count_ = 0;
   std::vector<int64_t> first_window_;  // per document: its first window's index (documents + 1 entries)
-  std::vector<int64_t> doc_start_;     // cross_document: per document its stream offset (documents + 1 entries)
+  TokenStream stream_;                 // the documents concatenated (read with cross_document)
 };
 
 }  // namespace hmt

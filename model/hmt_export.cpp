@@ -26,9 +26,6 @@ namespace {
 
 constexpr const char* kHmtConfigFile = "hmt_config.json";
 constexpr const char* kHmtTensorsFile = "hmt.safetensors";
-// hmt.safetensors is what marks a directory as an export, so it is renamed
-// into place last: a reader never takes a half-published directory for one.
-const std::vector<std::string> kPublishOrder = {"config.json", "model.safetensors", kHmtConfigFile};
 
 std::string shape_string(torch::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
@@ -112,7 +109,10 @@ HmtConfig parse_hmt_config_file(const std::string& path) {
 
 bool is_hmt_export(const std::string& dir) { return fs::exists(fs::path(dir) / kHmtTensorsFile); }
 
-void save_hmt_export(HmtModel& model, const std::string& dir_name, const std::string& tokenizer_path) {
+namespace {
+
+// with_hmt false: a plain HF model directory (backbone, LoRA merged, tokenizer).
+void save_export(HmtModel& model, const std::string& dir_name, const std::string& tokenizer_path, bool with_hmt) {
   fs::path dir = fs::path(dir_name).lexically_normal();
   if (!dir.has_filename()) dir = dir.parent_path();  // "out/" names the directory "out"
   std::string tokenizer_name;
@@ -137,10 +137,12 @@ void save_hmt_export(HmtModel& model, const std::string& dir_name, const std::st
     save_backbone(model.backbone(), staging.path().string());
   else
     save_backbone(*merged_copy(model.backbone()), staging.path().string());
-  NamedTensors hmt_tensors;
-  for (const auto& [name, tensor] : model.hmt_tensors()) hmt_tensors.emplace_back(name, tensor.detach());
-  save_safetensors((staging.path() / kHmtTensorsFile).string(), hmt_tensors, {{"format", "pt"}});
-  write_file_atomically((staging.path() / kHmtConfigFile).string(), hmt_config_json(model.config()).dump(2) + "\n");
+  if (with_hmt) {
+    NamedTensors hmt_tensors;
+    for (const auto& [name, tensor] : model.hmt_tensors()) hmt_tensors.emplace_back(name, tensor.detach());
+    save_safetensors((staging.path() / kHmtTensorsFile).string(), hmt_tensors, {{"format", "pt"}});
+    write_file_atomically((staging.path() / kHmtConfigFile).string(), hmt_config_json(model.config()).dump(2) + "\n");
+  }
   if (!tokenizer_name.empty())
     write_file_atomically((staging.path() / tokenizer_name).string(), read_all(tokenizer_path));
 
@@ -151,12 +153,25 @@ void save_hmt_export(HmtModel& model, const std::string& dir_name, const std::st
     return;
   }
   // An existing directory (re-export): each file replaces its old version
-  // atomically; other files in it are left alone.
-  std::vector<std::string> order = kPublishOrder;
+  // atomically; other files in it are left alone. hmt.safetensors is what
+  // marks a directory as an export, so it is renamed into place last: a
+  // reader never takes a half-published directory for one.
+  std::vector<std::string> order = {"config.json", "model.safetensors"};
+  if (with_hmt) order.push_back(kHmtConfigFile);
   if (!tokenizer_name.empty()) order.push_back(tokenizer_name);
-  order.push_back(kHmtTensorsFile);
+  if (with_hmt) order.push_back(kHmtTensorsFile);
   for (const std::string& name : order) rename_or_fail(staging.path() / name, dir / name);
   fsync_directory(dir);
+}
+
+}  // namespace
+
+void save_hmt_export(HmtModel& model, const std::string& dir, const std::string& tokenizer_path) {
+  save_export(model, dir, tokenizer_path, /*with_hmt=*/true);
+}
+
+void save_backbone_export(HmtModel& model, const std::string& dir, const std::string& tokenizer_path) {
+  save_export(model, dir, tokenizer_path, /*with_hmt=*/false);
 }
 
 std::shared_ptr<HmtModel> load_hmt_export(const std::string& dir_name) {

@@ -25,6 +25,11 @@ namespace hmt {
 // = none; otherwise that file is copied under its own file name.
 void save_hmt_export(HmtModel& model, const std::string& dir, const std::string& tokenizer_path = "");
 
+// The backbone alone as a plain HF model directory (config.json,
+// model.safetensors with LoRA merged, the tokenizer), written the same
+// staged way: what a backbone-stage run exports to.
+void save_backbone_export(HmtModel& model, const std::string& dir, const std::string& tokenizer_path = "");
+
 // Loads an export in eval mode (float32). Errors name the file at fault:
 // a missing file, a missing/unknown/ill-typed hmt_config.json key, a
 // missing/unexpected hmt.* tensor or a shape mismatch (including recall

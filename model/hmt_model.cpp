@@ -111,31 +111,38 @@ torch::Tensor HmtModel::memory_init() { return params_->memory; }
 SegmentPass HmtModel::segment_pass(const torch::Tensor& memory, const SegmentTokens& tokens) {
   HMT_CHECK(tokens.ids.dim() == 2, "segment_pass: ids must be [B, Ln], got {}", shape_text(tokens.ids));
   const int64_t batch = tokens.ids.size(0), length = tokens.ids.size(1);
-  HMT_CHECK(memory.dim() == 2 && memory.size(0) == batch && memory.size(1) == backbone_->embed_dim(),
+  const bool slots = memory.defined();
+  HMT_CHECK(!slots || (memory.dim() == 2 && memory.size(0) == batch && memory.size(1) == backbone_->embed_dim()),
             "segment_pass: memory must be [{}, {}], got {}", batch, backbone_->embed_dim(), shape_text(memory));
   const bool has_sensory = tokens.sensory_ids.defined() && tokens.sensory_ids.size(1) > 0;
   const int64_t k = has_sensory ? tokens.sensory_ids.size(1) : 0;
+  const int64_t lead = slots ? 1 : 0;  // rows before the sensory tokens
 
-  auto m = memory.unsqueeze(1);
   // One lookup for sensory and content ids: each embedding backward writes a
   // dense [V, d] gradient, so one call per pass instead of two halves that.
   auto ids = has_sensory ? torch::cat({tokens.sensory_ids, tokens.ids}, /*dim=*/1) : tokens.ids;
-  auto z = torch::cat({m, backbone_->embed(ids), m}, /*dim=*/1);
+  auto embedded = backbone_->embed(ids);
+  torch::Tensor z = embedded;
+  if (slots) {
+    auto m = memory.unsqueeze(1);
+    z = torch::cat({m, embedded, m}, /*dim=*/1);
+  }
 
   torch::Tensor mask;
   const bool sensory_masked = has_sensory && tokens.sensory_mask.defined();
   if (tokens.mask.defined() || sensory_masked) {
     auto one = ones_mask(batch, 1, tokens.ids);
-    std::vector<torch::Tensor> masks{one};
+    std::vector<torch::Tensor> masks;
+    if (slots) masks.push_back(one);
     if (has_sensory) masks.push_back(sensory_masked ? as_long(tokens.sensory_mask) : ones_mask(batch, k, tokens.ids));
     masks.push_back(tokens.mask.defined() ? as_long(tokens.mask) : ones_mask(batch, length, tokens.ids));
-    masks.push_back(one);
+    if (slots) masks.push_back(one);
     mask = torch::cat(masks, /*dim=*/1);
   }
   auto out = backbone_->forward(z, mask);
   SegmentPass pass;
-  pass.content_logits = out.logits.narrow(/*dim=*/1, /*start=*/1 + k, /*length=*/length);
-  pass.memory_out = out.last_hidden.select(/*dim=*/1, /*index=*/-1);
+  pass.content_logits = out.logits.narrow(/*dim=*/1, /*start=*/lead + k, /*length=*/length);
+  if (slots) pass.memory_out = out.last_hidden.select(/*dim=*/1, /*index=*/-1);
   return pass;
 }
 

@@ -58,7 +58,10 @@ class HmtModel : public torch::nn::Module {
 
   torch::Tensor memory_init();  // hmt.memory broadcast to [B, d] by the caller
 
-  // Z_n = [m ; embed(sensory) ; embed(ids) ; m], one backbone call.
+  // Z_n = [m ; embed(sensory) ; embed(ids) ; m], one backbone call. An
+  // undefined memory drops both slots (Z_n = [embed(sensory) ; embed(ids)],
+  // the segment-limited backbone of `hmt eval --mode backbone`); memory_out
+  // is then undefined.
   SegmentPass segment_pass(const torch::Tensor& memory /*[B, d]*/, const SegmentTokens& tokens);
   // Representation extraction S_n: last_hidden of [T ; embed(ids[:, :j]) ; T]
   // at the last position, [B, d] (j = config().summary_tokens()).

@@ -13,6 +13,7 @@ PKGS=(
   libpcre2-dev libicu-dev libssl-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libfccp-dev
+  gnuplot-nox fonts-dejavu-core
 )
 
 missing=()

@@ -78,6 +78,22 @@ RunnerOptions::LossScope parse_loss_scope(const std::string& value) {
   fail("train.loss_scope: expected all or last, got '{}'", value);
 }
 
+RunnerOptions::Memory parse_memory_mode(const std::string& value) {
+  if (value == "hmt") return RunnerOptions::Memory::Hmt;
+  if (value == "rmt") return RunnerOptions::Memory::Rmt;
+  if (value == "backbone") return RunnerOptions::Memory::None;
+  fail("mode: expected hmt, rmt or backbone, got '{}'", value);
+}
+
+const char* memory_mode_name(RunnerOptions::Memory memory) {
+  switch (memory) {
+    case RunnerOptions::Memory::Hmt: return "hmt";
+    case RunnerOptions::Memory::Rmt: return "rmt";
+    case RunnerOptions::Memory::None: return "backbone";
+  }
+  return "?";
+}
+
 DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch::Tensor& mask,
                          const torch::Tensor& score_mask, const RunnerOptions& options) {
   HMT_CHECK(ids.dim() == 2 && ids.scalar_type() == torch::kLong, "run_segments: ids must be [B, T] int64");
@@ -87,9 +103,11 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
   const HmtConfig& config = model.config();
   const int64_t L = config.segment_length;
   const int64_t batch = ids.size(0);
-  const int64_t sensory = std::min(config.num_sensory, L);
+  const bool full = options.memory == RunnerOptions::Memory::Hmt;
+  const bool memory_slots = options.memory != RunnerOptions::Memory::None;
+  const int64_t sensory = full ? std::min(config.num_sensory, L) : 0;
   const int64_t summary_j = config.summary_tokens();
-  const bool recall = config.recall.enabled;
+  const bool recall = full && config.recall.enabled;
 
   Layout host = layout_rows(ids, mask, score_mask, L, options.trailing_label);
   const int64_t S = host.segments;
@@ -103,7 +121,8 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
                                        torch::zeros({batch, 1}, all_ids.options())},
                                       /*dim=*/1);
 
-  const bool checkpoint = options.checkpoint && torch::GradMode::is_enabled();
+  // Without memory slots there is no boundary tensor to checkpoint against.
+  const bool checkpoint = options.checkpoint && memory_slots && torch::GradMode::is_enabled();
   torch::Tensor anchor = checkpoint ? make_checkpoint_anchor(memory_init) : torch::Tensor();
   auto content_real = host.real.narrow(/*dim=*/1, 0, S * L).reshape({batch, S, L});
   auto real_counts = content_real.sum(/*dim=*/2).to(torch::kLong);  // [B, S] on the host
@@ -119,7 +138,8 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
 
   DocumentRun run;
   std::vector<torch::Tensor> segment_sums(static_cast<size_t>(S));
-  torch::Tensor previous = memory_init.expand({batch, memory_init.size(1)});
+  torch::Tensor row_sums;  // [B], detached: per-row figures never carry a graph
+  torch::Tensor previous = memory_slots ? memory_init.expand({batch, memory_init.size(1)}) : torch::Tensor();
   std::deque<CacheEntry> cache;
   for (int64_t n = 0; n < S; ++n) {
     SegmentTokens tokens;
@@ -157,6 +177,8 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
       auto cache_mask = torch::stack(filled_entries, /*dim=*/1);  // [B, N']
       auto summary = checkpoint ? checkpointed_summary_pass(model, tokens, anchor) : model.summary_pass(tokens);
       auto recalled = model.recall(summary, torch::stack(entries, /*dim=*/1), cache_mask);
+      trace.recall_weights = model.last_recall_weights();
+      trace.recall_rows = cache_mask.any(/*dim=*/1);
       // A row whose cache is still empty starts here: it takes hmt.memory,
       // which `previous` holds for it.
       memory_in = torch::where(cache_mask.any(/*dim=*/1, /*keepdim=*/true), recalled, previous);
@@ -166,34 +188,40 @@ DocumentRun run_segments(HmtModel& model, const torch::Tensor& ids, const torch:
     auto outcome = checkpoint ? checkpointed_segment_outcome(model, memory_in, tokens, targets, anchor)
                               : segment_outcome(model, memory_in, tokens, targets);
     // Rows with no token here pass their memory through unchanged.
-    auto memory_out = torch::where(filled.unsqueeze(1), outcome.memory_out, memory_in);
+    auto memory_out =
+        memory_slots ? torch::where(filled.unsqueeze(1), outcome.memory_out, memory_in) : torch::Tensor();
 
     // The last column predicts the next segment's first token (or, in the
     // last segment, the trailing label, which belongs to it).
     auto own = (n + 1 < S ? outcome.nll.narrow(/*dim=*/1, 0, L - 1) : outcome.nll).sum();
     segment_sums[n] = segment_sums[n].defined() ? segment_sums[n] + own : own;
     if (n + 1 < S) segment_sums[n + 1] = outcome.nll.select(/*dim=*/1, L - 1).sum();
+    auto rows = outcome.nll.detach().to(torch::kDouble).sum(/*dim=*/1);
+    row_sums = row_sums.defined() ? row_sums + rows : rows;
 
     for (int64_t r = 0; r < batch; ++r) {
       if (real_count[r][n] == 0) continue;
-      run.processed_tokens += 2 + real_count[r][n];
+      run.processed_tokens += (memory_slots ? 2 : 0) + real_count[r][n];
       if (n > 0) run.processed_tokens += std::min(sensory, real_count[r][n - 1]);
       if (cached[r]) run.processed_tokens += 2 + j_count[r][n];
     }
     if (options.trace) {
       trace.index = n;
-      trace.memory_in = memory_in.detach();
-      trace.memory_out = memory_out.detach();
+      if (memory_slots) {
+        trace.memory_in = memory_in.detach();
+        trace.memory_out = memory_out.detach();
+      }
       options.trace(trace);
     }
     previous = memory_out;
-    cache.push_back({memory_out, filled, n});
+    if (memory_slots) cache.push_back({memory_out, filled, n});
     while (static_cast<int64_t>(cache.size()) > config.recall.context) cache.pop_front();
   }
 
   run.nll_sum = segment_sums[0];
   for (int64_t n = 1; n < S; ++n) run.nll_sum = run.nll_sum + segment_sums[n];
   auto sums_host = torch::stack(segment_sums).detach().to(torch::kCPU, torch::kDouble);
+  run.row_nll_sum = row_sums.to(torch::kCPU, torch::kDouble);
   for (int64_t n = 0; n < S; ++n) {
     run.segments.push_back({segment_tokens[n], sums_host[n].item<double>()});
     run.tokens += segment_tokens[n];

@@ -22,11 +22,19 @@ struct SegmentTrace {
   torch::Tensor memory_in;             // [B, d] m_n
   torch::Tensor memory_out;            // [B, d] M_n (rows without tokens here: m_n passed through)
   std::vector<int64_t> cache_segments;  // the segments whose M_i the recall cache held at n (oldest first)
+  torch::Tensor recall_weights;        // [B, |cache|] the recall's attention over cache_segments; undefined without recall
+  torch::Tensor recall_rows;           // [B] bool: rows whose memory came from recall (the others' weights mean nothing)
 };
 
 struct RunnerOptions {
   int64_t truncate = 0;       // train.bptt.truncate K; 0 = off
-  bool checkpoint = false;    // train.bptt.checkpoint
+  bool checkpoint = false;    // train.bptt.checkpoint (not with Memory::None, which runs uncheckpointed)
+  // What the recurrence carries between segments (`hmt eval --mode`):
+  // Hmt = as the model's config says; Rmt = memory passing only, no sensory
+  // tokens and no recall (the RMT baseline); None = every segment through
+  // the backbone alone, no memory slots either (the segment-limited backbone
+  // baseline). Rmt and None score exactly the tokens Hmt scores.
+  enum class Memory { Hmt, Rmt, None } memory = Memory::Hmt;
   enum class LossScope { All, Last } loss_scope = LossScope::All;
   // The last real token of each row is a label only: it is predicted by the
   // row's last content token but not fed as content (language-model windows
@@ -37,6 +45,9 @@ struct RunnerOptions {
 
 // train.loss_scope ("all" | "last") as the enum; throws hmt::Error otherwise.
 RunnerOptions::LossScope parse_loss_scope(const std::string& value);
+// "hmt" | "rmt" | "backbone" as the enum, and back; throws hmt::Error otherwise.
+RunnerOptions::Memory parse_memory_mode(const std::string& value);
+const char* memory_mode_name(RunnerOptions::Memory memory);
 
 struct SegmentNll {
   int64_t tokens = 0;  // scored tokens that belong to this segment
@@ -48,6 +59,7 @@ struct DocumentRun {
   torch::Tensor nll_sum;           // scalar: summed NLL over all scored tokens (with grad when enabled)
   int64_t tokens = 0;              // scored tokens, all segments
   std::vector<SegmentNll> segments;  // per segment, by the segment that contains each token
+  torch::Tensor row_nll_sum;       // [B] float64 on the CPU, detached: each row's summed NLL (e.g. answer choices)
   int64_t processed_tokens = 0;    // tokens through the backbone, summary passes and sensory included (for MFU)
 };
 

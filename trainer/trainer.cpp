@@ -10,8 +10,8 @@
 #include "core/error.h"
 #include "core/peak_memory.h"
 #include "core/runtime.h"
-#include "core/sha256.h"
 #include "data/loader.h"
+#include "data/tokenizer.h"
 #include "model/hmt_builder.h"
 #include "trainer/backbone_runner.h"
 #include "trainer/checkpoint.h"
@@ -154,7 +154,7 @@ LoaderOptions Trainer::loader_options(const StageConfig& stage, const std::strin
   o.cross_document = config_.data.cross_document;
   o.interleave_len = config_.data.interleave_len;
   o.dilate_len = config_.data.dilate_len;
-  if (!config_.tokenizer.path.empty()) o.tokenizer_fingerprint = sha256_file(config_.tokenizer.path);
+  if (!config_.tokenizer.path.empty()) o.tokenizer_fingerprint = tokenizer_fingerprint(config_.tokenizer.path);
   return o;
 }
 

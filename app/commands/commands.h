@@ -21,6 +21,8 @@ void add_tokenizer(CLI::App& app, Action& action);
 void add_bench(CLI::App& app, Action& action);
 void add_init(CLI::App& app, Action& action);
 void add_keys(CLI::App& app, Action& action);
+void add_plot(CLI::App& app, Action& action);
+void add_compare(CLI::App& app, Action& action);
 
 // For subcommands whose implementation has not landed: they parse their
 // arguments (so --help works) and then exit 2 saying so.

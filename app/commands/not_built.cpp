@@ -9,18 +9,6 @@ int not_built(const char* command, const char* issue) {
   return 2;
 }
 
-void add_eval(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("eval", "Perplexity over long documents (not built yet)");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] { return not_built("eval", "issue 6"); }; });
-}
-
-void add_export(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("export", "Write an HMT export directory (not built yet)");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] { return not_built("export", "issue 6"); }; });
-}
-
 void add_generate(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("generate", "Sample a continuation with memory (not built yet)");
   cmd->allow_extras();

@@ -1,0 +1,212 @@
+#include "eval/evaluation.h"
+
+#include <filesystem>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/peak_memory.h"
+#include "data/token_store.h"
+#include "data/tokenizer.h"
+#include "eval/eval_model.h"
+#include "eval/pubmedqa.h"
+#include "eval/recall_histogram.h"
+#include "data/token_stream.h"
+
+namespace hmt {
+namespace fs = std::filesystem;
+namespace {
+
+using json = nlohmann::ordered_json;
+
+double per_second(int64_t tokens, double seconds) { return seconds > 0 ? static_cast<double>(tokens) / seconds : 0; }
+
+json context_json(const ContextPerplexity& r) {
+  return {{"context", r.context},       {"windows", r.windows},
+          {"tokens", r.tokens},         {"nll_sum", r.nll_sum},
+          {"ppl", r.ppl},               {"ppl_batch_mean", r.ppl_batch_mean},
+          {"seconds", r.seconds},       {"tokens_per_s", per_second(r.input_tokens, r.seconds)}};
+}
+
+json documents_json(const DocumentPerplexity& r) {
+  return {{"documents", r.documents}, {"tokens", r.tokens},   {"longest", r.longest},
+          {"nll_sum", r.nll_sum},     {"ppl", r.ppl},         {"seconds", r.seconds},
+          {"tokens_per_s", per_second(r.input_tokens, r.seconds)}};
+}
+
+json qa_json(const QaEvaluation& r) {
+  json predicted = json::object();
+  for (size_t c = 0; c < kShortAnswers.size(); ++c) predicted[kShortAnswers[c]] = r.predicted[c];
+  return {{"samples", r.samples},
+          {"answer_tokens", r.answer_tokens},
+          {"nll_sum", r.nll_sum},
+          {"long_answer_ppl", r.long_answer_ppl},
+          {"labeled", r.labeled},
+          {"correct", r.correct},
+          {"short_answer_accuracy", r.accuracy},
+          {"predicted", predicted},
+          {"seconds", r.seconds}};
+}
+
+void check_tokenizer(const EvalModel& model, const TokenStore& store) {
+  if (model.tokenizer_path.empty()) {
+    std::fprintf(stderr, "warning: %s: the model's tokenizer is unknown, so %s cannot be checked against it\n",
+                 model.source.c_str(), store.path().c_str());
+    return;
+  }
+  check_tokenizer_fingerprint(store, tokenizer_fingerprint(model.tokenizer_path),
+                              "the model's tokenizer (" + model.tokenizer_path + ")");
+}
+
+}  // namespace
+
+json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
+  EvalModel loaded = load_eval_model(request.model_path, request.segment_length);
+  HmtModel& model = *loaded.model;
+  TokenStore store(request.data_path);
+  check_tokenizer(loaded, store);
+  const TokenSplit& split = store.split(request.split);
+  const int64_t vocab = model.backbone().config().vocab_size;
+  HMT_CHECK(store.vocab_size() <= vocab, "{}: prepared with a vocabulary of {} ids, more than the model's {} ({})",
+            store.path(), store.vocab_size(), vocab, loaded.source);
+
+  std::vector<RunnerOptions::Memory> modes;
+  for (const auto& name : request.modes) modes.push_back(parse_memory_mode(name));
+  if (modes.empty()) modes.push_back(loaded.default_mode);
+  for (auto mode : modes) check_mode(loaded, mode);
+
+  const bool qa = split.is_qa();
+  HMT_CHECK(!qa || (request.contexts.empty() && !request.documents && request.interleave_len == 0 &&
+                    request.dilate_len == 0),
+            "{}: split {} holds PubMedQA samples: context lengths, --documents and transforms apply to "
+            "language-model splits", store.path(), request.split);
+  const bool documents = !qa && (request.documents || request.contexts.empty());
+
+  TransformOptions transform;
+  transform.interleave_len = request.interleave_len;
+  transform.dilate_len = request.dilate_len;
+  if (request.dilate_len > 0) {
+    HMT_CHECK(store.filler_id().has_value(), "{}: has no filler id for --dilate-len", store.path());
+    transform.filler_id = *store.filler_id();
+  }
+  std::unique_ptr<DocumentView> view;
+  std::unique_ptr<TokenStream> stream;
+  if (!qa) {
+    view = std::make_unique<DocumentView>(split, transform);
+    stream = std::make_unique<TokenStream>(*view);
+  }
+
+  const HmtConfig& config = model.config();
+  json report = {{"model", loaded.source},
+                 {"kind", loaded.kind},
+                 {"stage", loaded.stage},
+                 {"data", store.path()},
+                 {"split", request.split},
+                 {"dataset", store.dataset()},
+                 {"segment_length", config.segment_length},
+                 {"num_sensory", config.num_sensory},
+                 {"recall", {{"enabled", config.recall.enabled}, {"context", config.recall.context},
+                             {"hidden_dim", config.recall.hidden_dim}}},
+                 {"parameters", {{"backbone", 0}, {"hmt", 0}}},
+                 {"interleave_len", request.interleave_len},
+                 {"dilate_len", request.dilate_len},
+                 {"threads", torch::get_num_threads()}};
+  int64_t backbone_params = 0, hmt_params = 0;
+  for (const auto& p : model.backbone().parameters()) backbone_params += p.numel();
+  for (const auto& [name, tensor] : model.hmt_tensors()) hmt_params += tensor.numel();
+  report["parameters"] = {{"backbone", backbone_params}, {"hmt", hmt_params}};
+  if (stream) report["stream_tokens"] = stream->size();
+
+  json results = json::array();
+  for (auto mode : modes) {
+    json entry = {{"mode", memory_mode_name(mode)}};
+    RecallHistogram histogram;
+    const bool recalls = mode == RunnerOptions::Memory::Hmt && config.recall.enabled;
+    if (!request.contexts.empty()) {
+      ContextEvalOptions options{request.contexts, request.windows, request.batch, mode};
+      json rows = json::array();
+      for (const auto& r : context_perplexity(model, *stream, options, recalls ? &histogram : nullptr, progress))
+        rows.push_back(context_json(r));
+      entry["contexts"] = rows;
+    }
+    if (documents) {
+      DocumentEvalOptions options{request.max_documents, request.max_document_tokens, mode};
+      // The histogram comes from the longest histories: the context windows
+      // when there are any, else the documents.
+      RecallHistogram* target = recalls && request.contexts.empty() ? &histogram : nullptr;
+      entry["documents"] = documents_json(document_perplexity(model, *view, options, target, progress));
+    }
+    if (qa) {
+      QaEvalOptions options{request.batch, request.max_samples, mode};
+      entry["qa"] = qa_json(qa_evaluation(model, split, options, recalls ? &histogram : nullptr, progress));
+    }
+    if (recalls) {
+      entry["recall_histogram"] = histogram.to_json();
+      if (!request.out_dir.empty() && histogram.total() > 0) {
+        fs::create_directories(request.out_dir);
+        const std::string png = (fs::path(request.out_dir) / ("recall_histogram_" + std::string(memory_mode_name(mode)) + ".png")).string();
+        const std::string problem = plot_recall_histogram(
+            histogram, fmt::format("recall distance, {} ({} recalls)", fs::path(loaded.source).filename().string(),
+                                   histogram.total()),
+            png);
+        entry["recall_histogram"]["png"] = problem.empty() ? json(png) : json();
+        if (!problem.empty()) std::fprintf(stderr, "warning: no recall histogram plot: %s\n", problem.c_str());
+      }
+    }
+    results.push_back(entry);
+  }
+  report["results"] = results;
+  report["peak_rss_mib"] = static_cast<double>(resident_memory().peak_bytes) / (1024.0 * 1024.0);
+  if (!request.out_dir.empty()) {
+    fs::create_directories(request.out_dir);
+    write_file_atomically((fs::path(request.out_dir) / "eval.json").string(), report.dump(2) + "\n");
+  }
+  return report;
+}
+
+std::string format_evaluation(const json& report) {
+  std::string out = fmt::format("model {} ({}{}), data {} split {}, L = {}\n", report["model"].get<std::string>(),
+                                report["kind"].get<std::string>(),
+                                report["stage"].get<std::string>().empty() ? ""
+                                    : ", " + report["stage"].get<std::string>(),
+                                report["data"].get<std::string>(), report["split"].get<std::string>(),
+                                report["segment_length"].get<int64_t>());
+  for (const auto& entry : report["results"]) {
+    const std::string mode = entry["mode"].get<std::string>();
+    if (entry.contains("contexts")) {
+      out += fmt::format("{:<9} {:>9} {:>8} {:>9} {:>11} {:>14} {:>10}\n", "mode", "context", "windows", "tokens",
+                         "PPL", "PPL(official)", "tokens/s");
+      for (const auto& r : entry["contexts"])
+        out += fmt::format("{:<9} {:>9} {:>8} {:>9} {:>11.3f} {:>14.3f} {:>10.0f}\n", mode,
+                           r["context"].get<int64_t>(), r["windows"].get<int64_t>(), r["tokens"].get<int64_t>(),
+                           r["ppl"].get<double>(), r["ppl_batch_mean"].get<double>(), r["tokens_per_s"].get<double>());
+    }
+    if (entry.contains("documents")) {
+      const auto& d = entry["documents"];
+      out += fmt::format("{:<9} documents {} (longest {} tokens): {} tokens scored, PPL {:.3f}, {:.0f} tokens/s\n",
+                         mode, d["documents"].get<int64_t>(), d["longest"].get<int64_t>(), d["tokens"].get<int64_t>(),
+                         d["ppl"].get<double>(), d["tokens_per_s"].get<double>());
+    }
+    if (entry.contains("qa")) {
+      const auto& q = entry["qa"];
+      out += fmt::format("{:<9} PubMedQA {} samples: long-answer PPL {:.3f} ({} answer tokens); short-answer "
+                         "accuracy {:.1f}% ({}/{})\n",
+                         mode, q["samples"].get<int64_t>(), q["long_answer_ppl"].get<double>(),
+                         q["answer_tokens"].get<int64_t>(), 100.0 * q["short_answer_accuracy"].get<double>(),
+                         q["correct"].get<int64_t>(), q["labeled"].get<int64_t>());
+    }
+    if (entry.contains("recall_histogram")) {
+      const auto& h = entry["recall_histogram"];
+      std::string bars;
+      const auto& counts = h["count"];
+      for (size_t d = 0; d < counts.size() && d < 8; ++d)
+        bars += fmt::format(" {}:{}", d + 1, counts[d].get<int64_t>());
+      if (counts.size() > 8) bars += " ...";
+      out += fmt::format("{:<9} recall distance (segments back: recalls):{}; mean {:.2f} over {} recalls\n", mode, bars,
+                         h["mean_distance"].get<double>(), h["recalls"].get<int64_t>());
+    }
+  }
+  out += fmt::format("peak resident memory {:.1f} MiB\n", report["peak_rss_mib"].get<double>());
+  return out;
+}
+
+}  // namespace hmt

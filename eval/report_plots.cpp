@@ -1,0 +1,70 @@
+#include "eval/report_plots.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/plot.h"
+#include "trainer/metrics.h"
+
+namespace hmt {
+namespace fs = std::filesystem;
+
+std::string plot_training_curves(const std::vector<std::string>& run_dirs, const std::vector<std::string>& labels,
+                                 const std::string& metric, const std::string& png_path) {
+  HMT_CHECK(!run_dirs.empty(), "plot: no run directory given");
+  HMT_CHECK(labels.empty() || labels.size() == run_dirs.size(), "plot: {} labels for {} runs", labels.size(),
+            run_dirs.size());
+  const bool valid = metric.rfind("valid_", 0) == 0;
+  PlotSpec spec;
+  spec.title = "training: " + metric;
+  spec.xlabel = "optimizer step (all stages)";
+  spec.ylabel = metric;
+  spec.style = valid ? PlotStyle::LinesPoints : PlotStyle::Lines;
+  spec.log_y = metric == "loss" || metric == "ppl" || metric == "valid_ppl" || metric == "valid_loss";
+  for (size_t i = 0; i < run_dirs.size(); ++i) {
+    const std::string path = (fs::path(run_dirs[i]) / "metrics.jsonl").string();
+    PlotSeries series;
+    series.title = labels.empty() ? fs::path(run_dirs[i]).lexically_normal().filename().string() : labels[i];
+    for (const auto& row : read_metrics(path)) {
+      if (row.value("kind", "") != (valid ? "valid" : "train")) continue;
+      if (!row.contains(metric)) fail("{}: rows of kind {} have no \"{}\"", path, valid ? "valid" : "train", metric);
+      const auto& value = row[metric];
+      series.x.push_back(row["global_step"].get<double>());
+      series.y.push_back(value.is_number() ? value.get<double>() : NAN);
+    }
+    HMT_CHECK(!series.x.empty(), "{}: no {} rows", path, valid ? "validation" : "training");
+    spec.series.push_back(std::move(series));
+  }
+  return plot_png(spec, png_path);
+}
+
+std::string plot_context_curves(const std::vector<nlohmann::json>& reports, const std::vector<std::string>& labels,
+                                const std::string& png_path) {
+  HMT_CHECK(!reports.empty(), "plot: no eval report given");
+  HMT_CHECK(labels.empty() || labels.size() == reports.size(), "plot: {} labels for {} reports", labels.size(),
+            reports.size());
+  PlotSpec spec;
+  spec.title = "perplexity of one segment after X tokens of history";
+  spec.xlabel = "context X (tokens)";
+  spec.ylabel = "PPL";
+  spec.log_x = true;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const auto& report = reports[i];
+    const std::string name = labels.empty() ? fs::path(report.value("model", "model")).filename().string() : labels[i];
+    for (const auto& entry : report.at("results")) {
+      if (!entry.contains("contexts")) continue;
+      PlotSeries series;
+      const std::string mode = entry["mode"].get<std::string>();
+      series.title = labels.empty() ? name + " (" + mode + ")" : name;
+      for (const auto& row : entry["contexts"]) {
+        series.x.push_back(row["context"].get<double>());
+        series.y.push_back(row["ppl"].get<double>());
+      }
+      spec.series.push_back(std::move(series));
+    }
+  }
+  HMT_CHECK(!spec.series.empty(), "plot: no report has context results (run hmt eval with --contexts)");
+  return plot_png(spec, png_path);
+}
+
+}  // namespace hmt

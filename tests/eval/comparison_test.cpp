@@ -1,0 +1,49 @@
+// hmt compare's tables from hand-written eval reports and metrics files.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "eval/comparison.h"
+#include "tests/test_paths.h"
+#include "trainer/metrics.h"
+
+using nlohmann::json;
+
+namespace {
+
+json report(const std::string& mode, std::vector<std::pair<int64_t, double>> contexts, int64_t backbone,
+            int64_t added) {
+  json rows = json::array();
+  for (auto [x, ppl] : contexts) rows.push_back({{"context", x}, {"ppl", ppl}});
+  return {{"parameters", {{"backbone", backbone}, {"hmt", added}}},
+          {"results", json::array({{{"mode", mode}, {"contexts", rows}}})}};
+}
+
+}  // namespace
+
+TEST_CASE("compare: PPL by context side by side, missing contexts as '-', HMT's added parameters", "[eval]") {
+  auto table = hmt::compare_evaluations({{"backbone", report("backbone", {{64, 300.5}, {256, 300.5}}, 1000, 0)},
+                                         {"hmt", report("hmt", {{64, 250.25}, {1024, 240.0}}, 1000, 25)}});
+  CHECK(table.find("| context (tokens) | backbone (backbone) | hmt (hmt) |") != std::string::npos);
+  CHECK(table.find("| 64 | 300.50 | 250.25 |") != std::string::npos);
+  CHECK(table.find("| 256 | 300.50 | - |") != std::string::npos);
+  CHECK(table.find("| 1024 | - | 240.00 |") != std::string::npos);
+  CHECK(table.find("1025 (+2.50%)") != std::string::npos);
+  CHECK(table.find("whole documents") == std::string::npos);
+}
+
+TEST_CASE("compare: run figures per stage from metrics.jsonl; bad arguments named", "[eval]") {
+  const auto dir = hmt::test::temp_dir("compare_runs");
+  {
+    hmt::MetricsLog log((dir / "metrics.jsonl").string());
+    log.write({{"kind", "train"}, {"stage", "stage1"}, {"step", 1}, {"loss", 5.0}, {"tokens_per_s", 100.0}});
+    log.write({{"kind", "train"}, {"stage", "stage1"}, {"step", 2}, {"loss", 4.0}, {"tokens_per_s", 300.0}});
+    log.write({{"kind", "valid"}, {"stage", "stage1"}, {"step", 2}, {"valid_ppl", 55.5}});
+    log.write({{"kind", "train"}, {"stage", "stage2"}, {"step", 1}, {"loss", 3.5}, {"tokens_per_s", 50.0}});
+  }
+  auto table = hmt::compare_runs({{"hmt", dir.string()}});
+  CHECK(table.find("| hmt | stage1 | 2 | 5.000 | 4.000 | 55.50 | 200 |") != std::string::npos);
+  CHECK(table.find("| hmt | stage2 | 1 | 3.500 | 3.500 | - | 50 |") != std::string::npos);
+  CHECK_THROWS_WITH(hmt::parse_labeled("nolabel", "--eval"), Catch::Contains("LABEL=PATH"));
+  CHECK(hmt::parse_labeled("a=b=c", "--run") == hmt::Labeled{"a", "b=c"});
+}
