@@ -21,10 +21,4 @@ void add_export(CLI::App& app, Action& action) {
   cmd->callback([&action] { action = [] { return not_built("export", "issue 6"); }; });
 }
 
-void add_generate(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("generate", "Sample a continuation with memory (not built yet)");
-  cmd->allow_extras();
-  cmd->callback([&action] { action = [] { return not_built("generate", "issue 6"); }; });
-}
-
 }  // namespace hmt::cli
