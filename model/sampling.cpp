@@ -63,7 +63,7 @@ torch::Tensor sampling_distribution(const torch::Tensor& logits, const SamplingO
   }
   auto kept = probs.narrow(/*dim=*/0, 0, keep);
   kept = kept / kept.sum();
-  return torch::zeros({vocab}, torch::kDouble).index_put_({order.narrow(/*dim=*/0, 0, keep)}, kept);
+  return torch::zeros({vocab}, torch::kDouble).scatter_(/*dim=*/0, order.narrow(/*dim=*/0, 0, keep), kept);
 }
 
 Sampler::Sampler(SamplingOptions options, uint64_t seed)

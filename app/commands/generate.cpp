@@ -37,6 +37,7 @@ struct GenerateArgs {
   bool add_bos = false;
   bool ignore_eos = false;
   bool json = false;
+  bool no_kv_cache = false;
   int threads = 0;
   std::string device = "cpu";
 };
@@ -61,12 +62,13 @@ bool export_has_tokenizer(const std::string& dir) {
 
 std::unique_ptr<Tokenizer> find_tokenizer(const GenerateArgs& args) {
   if (!args.tokenizer.empty()) return load_tokenizer(args.tokenizer);
-  if (fs::is_directory(args.export_dir) && export_has_tokenizer(args.export_dir))
+  if (export_has_tokenizer(args.export_dir))
     return load_tokenizer(args.export_dir);
   return nullptr;
 }
 
 void check_args(const GenerateArgs& args) {
+  HMT_CHECK(fs::is_directory(args.export_dir), "{}: not an HMT export directory", args.export_dir);
   HMT_CHECK(args.prompt.empty() != args.prompt_ids.empty(),
             "generate: give the prompt as text (--prompt FILE) or as ids (--prompt-ids FILE), exactly one");
   HMT_CHECK(args.max_new_tokens >= 0, "--max-new-tokens must be >= 0, got {}", args.max_new_tokens);
@@ -123,7 +125,7 @@ int run_generate(const GenerateArgs& args) {
     else if (model->backbone().config().eos_token_id >= 0) eos = model->backbone().config().eos_token_id;
   }
 
-  HmtGenerator generator(*model);
+  HmtGenerator generator(*model, args.no_kv_cache ? HmtGenerator::Mode::Recompute : HmtGenerator::Mode::Cached);
   Sampler sampler(args.sampling, args.seed);
   const bool stream = !args.json;
   std::unique_ptr<TextStream> text_stream;
@@ -223,6 +225,8 @@ void add_generate(CLI::App& app, Action& action) {
   cmd->add_flag("--json", args->json,
                 "no streaming: print one JSON object (prompt_tokens, generated_tokens, ids, stop, segments, "
                 "timings, text with a tokenizer)");
+  cmd->add_flag("--no-kv-cache", args->no_kv_cache,
+                "recompute the open segment's whole pass for every token (the slow reference path)");
   cmd->add_option("--threads", args->threads, "intra-op threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->callback([&action, args] { action = [args] { return run_generate(*args); }; });

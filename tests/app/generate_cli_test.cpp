@@ -84,6 +84,10 @@ TEST_CASE("generate: --max-new-tokens is exact; greedy output equals HmtGenerato
     CHECK(json["stop"] == "max_new_tokens");
     CHECK(json["segments"] == 5);  // tokens 0..32 lie in segments 0..4
     CHECK(ids_of(json) == greedy_here(exported, kPrompt, 20));
+    auto recomputed = run_hmt("generate " + quoted(exported) + " --prompt-ids " + quoted(prompt) +
+                              " --greedy --ignore-eos --max-new-tokens 20 --json --threads 1 --no-kv-cache");
+    REQUIRE(recomputed.exit_code == 0);
+    CHECK(ids_of(nlohmann::json::parse(recomputed.out)) == ids_of(json));
     CHECK_THAT(json_run.err, Catch::Contains("prompt: 13 tokens in 2 segment(s) of 8") &&
                                  Catch::Contains("generated: 20 tokens") && Catch::Contains("tokens/s"));
 
@@ -92,7 +96,8 @@ TEST_CASE("generate: --max-new-tokens is exact; greedy output equals HmtGenerato
                             " --greedy --ignore-eos --max-new-tokens 7 --threads 1 --ids-out " +
                             quoted(dir / "out.ids"));
     REQUIRE(streamed.exit_code == 0);
-    auto first7 = std::vector<int32_t>(ids_of(json).begin(), ids_of(json).begin() + 7);
+    auto all20 = ids_of(json);
+    auto first7 = std::vector<int32_t>(all20.begin(), all20.begin() + 7);
     CHECK(hmt::cli::read_ids((dir / "out.ids").string()) == first7);
     std::string line;
     for (size_t i = 0; i < first7.size(); ++i) line += (i ? " " : "") + std::to_string(first7[i]);
