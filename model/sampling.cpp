@@ -43,6 +43,8 @@ torch::Tensor sampling_distribution(const torch::Tensor& logits, const SamplingO
   check_sampling_options(options);
   auto row = host_row(logits) / options.temperature;
   const int64_t vocab = row.size(0);
+  const bool truncated = (options.top_k > 0 && options.top_k < vocab) || options.top_p < 1.0;
+  if (!truncated) return torch::softmax(row, /*dim=*/0);  // no sort needed
   // Stable descending sort: equal logits keep id order, so the border
   // between kept and dropped tokens is reproducible.
   auto [sorted, order] = torch::sort(row, /*stable=*/true, /*dim=*/0, /*descending=*/true);

@@ -28,7 +28,7 @@ using hmt::test::run_hmt;
 
 namespace {
 
-std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+std::string shell_quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 
 std::string write_text(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
@@ -74,7 +74,7 @@ TEST_CASE("generate: --max-new-tokens is exact; greedy output equals HmtGenerato
     auto exported = tiny_export(dir, family);
     auto prompt = write_ids(dir / "prompt.ids", kPrompt);
     // 13 prompt tokens + 20 new ones cross the boundaries at 16, 24 and 32 (L = 8).
-    auto json_run = run_hmt("generate " + quoted(exported) + " --prompt-ids " + quoted(prompt) +
+    auto json_run = run_hmt("generate " + shell_quoted(exported) + " --prompt-ids " + shell_quoted(prompt) +
                             " --greedy --ignore-eos --max-new-tokens 20 --json --threads 1");
     INFO(json_run.err);
     REQUIRE(json_run.exit_code == 0);
@@ -84,7 +84,7 @@ TEST_CASE("generate: --max-new-tokens is exact; greedy output equals HmtGenerato
     CHECK(json["stop"] == "max_new_tokens");
     CHECK(json["segments"] == 5);  // tokens 0..32 lie in segments 0..4
     CHECK(ids_of(json) == greedy_here(exported, kPrompt, 20));
-    auto recomputed = run_hmt("generate " + quoted(exported) + " --prompt-ids " + quoted(prompt) +
+    auto recomputed = run_hmt("generate " + shell_quoted(exported) + " --prompt-ids " + shell_quoted(prompt) +
                               " --greedy --ignore-eos --max-new-tokens 20 --json --threads 1 --no-kv-cache");
     REQUIRE(recomputed.exit_code == 0);
     CHECK(ids_of(nlohmann::json::parse(recomputed.out)) == ids_of(json));
@@ -92,9 +92,9 @@ TEST_CASE("generate: --max-new-tokens is exact; greedy output equals HmtGenerato
                                  Catch::Contains("generated: 20 tokens") && Catch::Contains("tokens/s"));
 
     // Streaming without a tokenizer prints the ids; --ids-out writes them.
-    auto streamed = run_hmt("generate " + quoted(exported) + " --prompt-ids " + quoted(prompt) +
+    auto streamed = run_hmt("generate " + shell_quoted(exported) + " --prompt-ids " + shell_quoted(prompt) +
                             " --greedy --ignore-eos --max-new-tokens 7 --threads 1 --ids-out " +
-                            quoted(dir / "out.ids"));
+                            shell_quoted(dir / "out.ids"));
     REQUIRE(streamed.exit_code == 0);
     auto all20 = ids_of(json);
     auto first7 = std::vector<int32_t>(all20.begin(), all20.begin() + 7);
@@ -103,7 +103,7 @@ TEST_CASE("generate: --max-new-tokens is exact; greedy output equals HmtGenerato
     for (size_t i = 0; i < first7.size(); ++i) line += (i ? " " : "") + std::to_string(first7[i]);
     CHECK(streamed.out == line + "\n");
 
-    auto none = run_hmt("generate " + quoted(exported) + " --prompt-ids " + quoted(prompt) +
+    auto none = run_hmt("generate " + shell_quoted(exported) + " --prompt-ids " + shell_quoted(prompt) +
                         " --max-new-tokens 0 --json --threads 1");
     REQUIRE(none.exit_code == 0);
     CHECK(nlohmann::json::parse(none.out)["generated_tokens"] == 0);
@@ -115,7 +115,7 @@ TEST_CASE("generate: sampling is reproducible by --seed and respects the budget"
   auto exported = tiny_export(dir, "llama");
   auto prompt = write_ids(dir / "prompt.ids", kPrompt);
   auto sample = [&](const std::string& extra) {
-    auto result = run_hmt("generate " + quoted(exported) + " --prompt-ids " + quoted(prompt) +
+    auto result = run_hmt("generate " + shell_quoted(exported) + " --prompt-ids " + shell_quoted(prompt) +
                           " --ignore-eos --max-new-tokens 15 --json --threads 1 " + extra);
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
@@ -147,11 +147,11 @@ TEST_CASE("generate: stops at the eos token when the model is forced to emit it"
   auto dir = hmt::test::temp_dir("generate_eos");
   hmt::save_hmt_export(*model, (dir / "export").string());
   auto prompt = write_ids(dir / "prompt.ids", kPrompt);
-  const std::string base = "generate " + quoted(dir / "export") + " --prompt-ids " + quoted(prompt) + " --threads 1 ";
+  const std::string base = "generate " + shell_quoted(dir / "export") + " --prompt-ids " + shell_quoted(prompt) + " --threads 1 ";
 
   for (const std::string mode : {"--greedy", "--temperature 1.0 --seed 3"}) {
     INFO(mode);
-    auto result = run_hmt(base + mode + " --max-new-tokens 50 --json --ids-out " + quoted(dir / "eos.ids"));
+    auto result = run_hmt(base + mode + " --max-new-tokens 50 --json --ids-out " + shell_quoted(dir / "eos.ids"));
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
     auto json = nlohmann::json::parse(result.out);
@@ -173,24 +173,24 @@ TEST_CASE("generate: bad input is an error naming the file or option, exit 1", "
   auto outside = write_ids(dir / "outside.ids", {1, 2, 53});
   auto empty = write_text(dir / "empty.ids", "  \n");
   auto text = write_text(dir / "prompt.txt", "hello");
-  const std::string x = quoted(exported);
+  const std::string x = shell_quoted(exported);
   struct Case {
     std::string args, message;
   };
   const std::vector<Case> cases = {
-      {quoted(dir / "absent") + " --prompt-ids " + quoted(prompt), (dir / "absent").string()},
-      {x + " --prompt-ids " + quoted(dir / "absent.ids"), "absent.ids"},
-      {x + " --prompt-ids " + quoted(outside), "outside.ids: token #2 is id 53, outside the model's vocabulary [0, 53)"},
-      {x + " --prompt-ids " + quoted(empty), "empty.ids: the prompt is empty"},
-      {x + " --prompt " + quoted(text), "a text prompt needs a tokenizer"},
+      {shell_quoted(dir / "absent") + " --prompt-ids " + shell_quoted(prompt), (dir / "absent").string()},
+      {x + " --prompt-ids " + shell_quoted(dir / "absent.ids"), "absent.ids"},
+      {x + " --prompt-ids " + shell_quoted(outside), "outside.ids: token #2 is id 53, outside the model's vocabulary [0, 53)"},
+      {x + " --prompt-ids " + shell_quoted(empty), "empty.ids: the prompt is empty"},
+      {x + " --prompt " + shell_quoted(text), "a text prompt needs a tokenizer"},
       {x, "exactly one"},
-      {x + " --prompt " + quoted(text) + " --prompt-ids " + quoted(prompt), "exactly one"},
-      {x + " --prompt-ids " + quoted(prompt) + " --temperature 0", "--temperature must be > 0"},
-      {x + " --prompt-ids " + quoted(prompt) + " --top-p 1.5", "--top-p must be in (0, 1]"},
-      {x + " --prompt-ids " + quoted(prompt) + " --top-k -3", "--top-k must be >= 0"},
-      {x + " --prompt-ids " + quoted(prompt) + " --max-new-tokens -1", "--max-new-tokens must be >= 0"},
-      {x + " --prompt-ids " + quoted(prompt) + " --tokenizer " + quoted(dir / "none.json"), "none.json"},
-      {x + " --prompt-ids " + quoted(prompt) + " --add-bos", "--add-bos"},
+      {x + " --prompt " + shell_quoted(text) + " --prompt-ids " + shell_quoted(prompt), "exactly one"},
+      {x + " --prompt-ids " + shell_quoted(prompt) + " --temperature 0", "--temperature must be > 0"},
+      {x + " --prompt-ids " + shell_quoted(prompt) + " --top-p 1.5", "--top-p must be in (0, 1]"},
+      {x + " --prompt-ids " + shell_quoted(prompt) + " --top-k -3", "--top-k must be >= 0"},
+      {x + " --prompt-ids " + shell_quoted(prompt) + " --max-new-tokens -1", "--max-new-tokens must be >= 0"},
+      {x + " --prompt-ids " + shell_quoted(prompt) + " --tokenizer " + shell_quoted(dir / "none.json"), "none.json"},
+      {x + " --prompt-ids " + shell_quoted(prompt) + " --add-bos", "--add-bos"},
   };
   for (const auto& c : cases) {
     INFO(c.args);
@@ -220,10 +220,10 @@ TEST_CASE("generate: a text prompt streams decoded text, with the tokenizer foun
   hmt::save_hmt_export(*model, (dir / "export").string(), tokenizer_path.string());
   auto prompt = write_text(dir / "prompt.txt", "Memory is the treasury and guardian of all things. \xE2\x82\xAC 5");
 
-  for (const std::string extra : {"", " --tokenizer " + quoted(tokenizer_path)}) {
-    auto result = run_hmt("generate " + quoted(dir / "export") + " --prompt " + quoted(prompt) +
+  for (const std::string& extra : std::vector<std::string>{"", " --tokenizer " + shell_quoted(tokenizer_path)}) {
+    auto result = run_hmt("generate " + shell_quoted(dir / "export") + " --prompt " + shell_quoted(prompt) +
                           " --max-new-tokens 40 --ignore-eos --seed 1 --threads 1 --ids-out " +
-                          quoted(dir / "out.ids") + extra);
+                          shell_quoted(dir / "out.ids") + extra);
     INFO(result.err);
     REQUIRE(result.exit_code == 0);
     auto ids = hmt::cli::read_ids((dir / "out.ids").string());
@@ -232,7 +232,7 @@ TEST_CASE("generate: a text prompt streams decoded text, with the tokenizer foun
     auto encoded = tokenizer->encode(hmt::cli::read_file(prompt));
     CHECK_THAT(result.err, Catch::Contains("prompt: " + std::to_string(encoded.size()) + " tokens"));
   }
-  auto json = run_hmt("generate " + quoted(dir / "export") + " --prompt " + quoted(prompt) +
+  auto json = run_hmt("generate " + shell_quoted(dir / "export") + " --prompt " + shell_quoted(prompt) +
                       " --max-new-tokens 10 --ignore-eos --seed 1 --threads 1 --json");
   REQUIRE(json.exit_code == 0);
   auto parsed = nlohmann::json::parse(json.out);
