@@ -8,6 +8,7 @@
 #include <string>
 
 #include "model/hf_config.h"
+#include "model/kv_cache.h"
 
 namespace hmt {
 
@@ -29,6 +30,17 @@ class Backbone : public torch::nn::Module {
   // (cumsum(mask) - 1), so a left-padded row computes exactly what the same
   // row computes alone.
   virtual BackboneOutput forward(const torch::Tensor& embeds, const torch::Tensor& mask = {}) = 0;
+
+  // Incremental decoding: runs the T new positions of `embeds` [B, T, d]
+  // after the cache.length() positions `cache` holds, appends their keys and
+  // values to it and returns logits and last_hidden of the new positions
+  // only. Positions continue from cache.length() (OPT adds its offset, llama
+  // rotates at the absolute position), so feeding a sequence in chunks of
+  // any size gives what one forward() over the whole sequence gives. No
+  // padding mask: every row is all real tokens. For inference: the cache is
+  // written in place, so run it under torch::NoGradGuard. Dropout follows
+  // is_training() as in forward(); generation runs in eval mode.
+  virtual BackboneOutput forward_cached(const torch::Tensor& embeds, KvCache& cache) = 0;
 
   const BackboneConfig& config() const { return config_; }
   int64_t embed_dim() const { return config_.embed_dim(); }

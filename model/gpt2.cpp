@@ -1,6 +1,7 @@
 // GPT-2 as HF GPT2LMHeadModel computes it: learned positions, pre-LayerNorm
 // blocks, fused Conv1D q/k/v, GELU MLP, lm_head tied to wte.
 #include <cmath>
+#include <tuple>
 
 #include "core/error.h"
 #include "model/backbone_families.h"
@@ -40,11 +41,14 @@ struct Attention : torch::nn::Module {
     c_proj = register_module("c_proj", std::make_shared<Conv1D>(c.hidden_size, c.hidden_size, c_proj_std(c)));
   }
 
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training) {
+  // With a cache, k and v of x join the cached ones of this layer.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training, KvCache* cache,
+                        int64_t layer) {
     auto qkv = c_attn->forward(x).split(x.size(-1), /*dim=*/-1);
     auto q = layers::split_heads(qkv[0], heads, head_dim);
     auto k = layers::split_heads(qkv[1], heads, head_dim);
     auto v = layers::split_heads(qkv[2], heads, head_dim);
+    if (cache) std::tie(k, v) = cache->extend(layer, k, v);
     auto out = layers::attend(q, k, v, allowed, /*score_scale=*/1.0 / std::sqrt(static_cast<double>(head_dim)),
                               attn_p, training);
     return layers::dropout(c_proj->forward(out), resid_p, training);
@@ -78,8 +82,9 @@ struct Block : torch::nn::Module {
     mlp = register_module("mlp", std::make_shared<Mlp>(c));
   }
 
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training) {
-    auto h = x + attn->forward(ln_1->forward(x), allowed, training);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training,
+                        KvCache* cache = nullptr, int64_t layer = 0) {
+    auto h = x + attn->forward(ln_1->forward(x), allowed, training, cache, layer);
     return h + mlp->forward(ln_2->forward(h), training);
   }
 
@@ -128,11 +133,34 @@ class Gpt2 : public Backbone {
 
     auto h = layers::dropout(embeds + transformer_->wpe->forward(positions), config_.embd_pdrop, training);
     for (auto& block : transformer_->blocks) h = block->forward(h, allowed, training);
+    return head(h);
+  }
+
+  BackboneOutput forward_cached(const torch::Tensor& embeds, KvCache& cache) override {
+    layers::check_cached_inputs(embeds, config_.hidden_size);
+    const int64_t batch = embeds.size(0), length = embeds.size(1), past = cache.length();
+    HMT_CHECK(past + length <= config_.max_position_embeddings,
+              "gpt2: {} cached + {} new positions exceed n_positions {}", past, length,
+              config_.max_position_embeddings);
+    const auto device = embeds.device();
+    auto positions = layers::positions_after(past, batch, length, device);
+    auto allowed = layers::cached_attention_allowed(past, length, device);
+    const bool training = is_training();
+
+    auto h = layers::dropout(embeds + transformer_->wpe->forward(positions), config_.embd_pdrop, training);
+    int64_t index = 0;
+    for (auto& block : transformer_->blocks) h = block->forward(h, allowed, training, &cache, index++);
+    cache.advance(length);
+    return head(h);
+  }
+
+ private:
+  // Final LayerNorm and the head tied to wte.
+  BackboneOutput head(torch::Tensor h) {
     h = transformer_->ln_f->forward(h);
     return {torch::linear(h, transformer_->wte->weight), h};
   }
 
- private:
   std::shared_ptr<Transformer> transformer_;
 };
 

@@ -140,6 +140,24 @@ torch::Tensor attention_allowed(const torch::Tensor& mask, int64_t batch, int64_
   return causal.logical_and(real_keys);
 }
 
+void check_cached_inputs(const torch::Tensor& embeds, int64_t width) {
+  check_inputs(embeds, /*mask=*/{}, width);
+  HMT_CHECK(embeds.size(1) >= 1, "backbone: forward_cached needs at least one new position");
+}
+
+torch::Tensor positions_after(int64_t past, int64_t batch, int64_t length, const torch::Device& device) {
+  return torch::arange(past, past + length, torch::TensorOptions().dtype(torch::kLong).device(device))
+      .unsqueeze(0)
+      .expand({batch, length});
+}
+
+torch::Tensor cached_attention_allowed(int64_t past, int64_t length, const torch::Device& device) {
+  // tril with diagonal `past`: row i keeps columns j <= i + past.
+  return torch::ones({length, past + length}, torch::TensorOptions().dtype(torch::kBool).device(device))
+      .tril(/*diagonal=*/past)
+      .view({1, 1, length, past + length});
+}
+
 torch::Tensor split_heads(const torch::Tensor& x, int64_t heads, int64_t head_dim) {
   return x.view({x.size(0), x.size(1), heads, head_dim}).transpose(1, 2);
 }

@@ -111,11 +111,20 @@ torch::Tensor positions_from_mask(const torch::Tensor& mask, int64_t batch, int6
 torch::Tensor attention_allowed(const torch::Tensor& mask, int64_t batch, int64_t length,
                                 const torch::Device& device);
 
+// Incremental decoding (Backbone::forward_cached) after `past` cached
+// positions: the new positions past..past+T-1 as [B, T] int64, and the
+// [1, 1, T, past + T] bool mask in which new query i may attend key j iff
+// j <= past + i. Throws hmt::Error unless embeds is [B, T, width] with T >= 1.
+void check_cached_inputs(const torch::Tensor& embeds, int64_t width);
+torch::Tensor positions_after(int64_t past, int64_t batch, int64_t length, const torch::Device& device);
+torch::Tensor cached_attention_allowed(int64_t past, int64_t length, const torch::Device& device);
+
 // [B, T, H*D] -> [B, H, T, D].
 torch::Tensor split_heads(const torch::Tensor& x, int64_t heads, int64_t head_dim);
 
 // Scaled dot-product attention with grouped-query heads: q [B, H, T, D], k
-// and v [B, Hkv, T, D] with H a multiple of Hkv (query head h reads kv head
+// and v [B, Hkv, Tk, D] (Tk = T, or past + T with a key/value cache;
+// `allowed` then [B or 1, 1, T, Tk]) with H a multiple of Hkv (query head h reads kv head
 // h / (H / Hkv), as HF repeat_kv). Scores are multiplied by score_scale;
 // disallowed keys get the dtype's lowest finite value, so a query with no
 // allowed key (a padded one) averages all keys instead of producing NaN.

@@ -2,6 +2,7 @@
 // LlamaForCausalLM computes it: pre-RMSNorm blocks, RoPE on q and k,
 // grouped-query attention, SwiGLU MLP.
 #include <cmath>
+#include <tuple>
 
 #include "core/error.h"
 #include "model/backbone_families.h"
@@ -47,11 +48,14 @@ struct Attention : torch::nn::Module {
     o_proj = register_module("o_proj", std::make_shared<Linear>(q_width, d, o_bias, init_std));
   }
 
+  // With a cache, k and v of x join the cached ones of this layer (keys are
+  // cached after RoPE, at their absolute positions, as HF caches them).
   torch::Tensor forward(const torch::Tensor& x, const layers::RotaryTables& rope, const torch::Tensor& allowed,
-                        bool training) {
+                        bool training, KvCache* cache, int64_t layer) {
     auto q = layers::apply_rotary(layers::split_heads(q_proj->forward(x), heads, head_dim), rope);
     auto k = layers::apply_rotary(layers::split_heads(k_proj->forward(x), kv_heads, head_dim), rope);
     auto v = layers::split_heads(v_proj->forward(x), kv_heads, head_dim);
+    if (cache) std::tie(k, v) = cache->extend(layer, k, v);
     auto out = layers::attend(q, k, v, allowed, /*score_scale=*/1.0 / std::sqrt(static_cast<double>(head_dim)),
                               dropout_p, training);
     return o_proj->forward(out);
@@ -91,8 +95,8 @@ struct DecoderLayer : torch::nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x, const layers::RotaryTables& rope, const torch::Tensor& allowed,
-                        bool training) {
-    auto h = x + self_attn->forward(input_layernorm->forward(x), rope, allowed, training);
+                        bool training, KvCache* cache = nullptr, int64_t layer = 0) {
+    auto h = x + self_attn->forward(input_layernorm->forward(x), rope, allowed, training, cache, layer);
     return h + mlp->forward(post_attention_layernorm->forward(h));
   }
 
@@ -146,12 +150,33 @@ class Llama : public Backbone {
 
     auto h = embeds;
     for (auto& layer : model_->decoder_layers) h = layer->forward(h, rope, allowed, training);
+    return head(h);
+  }
+
+  BackboneOutput forward_cached(const torch::Tensor& embeds, KvCache& cache) override {
+    layers::check_cached_inputs(embeds, config_.hidden_size);
+    const int64_t batch = embeds.size(0), length = embeds.size(1), past = cache.length();
+    const auto device = embeds.device();
+    auto positions = layers::positions_after(past, batch, length, device);
+    auto allowed = layers::cached_attention_allowed(past, length, device);
+    auto rope = layers::rotary_tables(positions, config_.head_dim, config_.rope_theta, embeds.scalar_type());
+    const bool training = is_training();
+
+    auto h = embeds;
+    int64_t index = 0;
+    for (auto& layer : model_->decoder_layers) h = layer->forward(h, rope, allowed, training, &cache, index++);
+    cache.advance(length);
+    return head(h);
+  }
+
+ private:
+  // Final norm and the LM head (tied or not) over the last block's output.
+  BackboneOutput head(torch::Tensor h) {
     h = model_->norm->forward(h);
     auto logits = lm_head_ ? lm_head_->forward(h) : torch::linear(h, model_->embed_tokens->weight);
     return {logits, h};
   }
 
- private:
   std::shared_ptr<LlamaModel> model_;
   std::shared_ptr<Linear> lm_head_;
 };

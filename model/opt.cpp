@@ -2,6 +2,7 @@
 // optional project_in/project_out around a pre-LN (most sizes) or post-LN
 // (OPT-350M, do_layer_norm_before=false) decoder, ReLU MLP.
 #include <cmath>
+#include <tuple>
 
 #include "core/error.h"
 #include "model/backbone_families.h"
@@ -42,12 +43,15 @@ struct Attention : torch::nn::Module {
     out_proj = register_module("out_proj", std::make_shared<Linear>(d, d, /*with_bias=*/true, init_std));
   }
 
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training) {
+  // With a cache, k and v of x join the cached ones of this layer.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training, KvCache* cache,
+                        int64_t layer) {
     // HF scales q before the product (not the scores); kept for identical rounding.
     const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
     auto q = layers::split_heads(q_proj->forward(x) * scale, heads, head_dim);
     auto k = layers::split_heads(k_proj->forward(x), heads, head_dim);
     auto v = layers::split_heads(v_proj->forward(x), heads, head_dim);
+    if (cache) std::tie(k, v) = cache->extend(layer, k, v);
     auto out = layers::attend(q, k, v, allowed, /*score_scale=*/1.0, dropout_p, training);
     return out_proj->forward(out);
   }
@@ -71,9 +75,10 @@ struct DecoderLayer : torch::nn::Module {
 
   // HF OPTDecoderLayer: each norm sits before its sublayer (pre-LN) or after
   // the residual sum (post-LN); dropout hits each sublayer's output.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training) {
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training,
+                        KvCache* cache = nullptr, int64_t layer = 0) {
     auto a = norm_before ? self_attn_layer_norm->forward(x) : x;
-    auto h = x + layers::dropout(self_attn->forward(a, allowed, training), dropout_p, training);
+    auto h = x + layers::dropout(self_attn->forward(a, allowed, training, cache, layer), dropout_p, training);
     if (!norm_before) h = self_attn_layer_norm->forward(h);
 
     auto f = norm_before ? final_layer_norm->forward(h) : h;
@@ -155,13 +160,39 @@ class Opt : public Backbone {
     auto h = dec.project_in ? dec.project_in->forward(embeds) : embeds;
     h = h + dec.embed_positions->forward(positions);
     for (auto& layer : dec.decoder_layers) h = layer->forward(h, allowed, training);
+    return head(h);
+  }
+
+  BackboneOutput forward_cached(const torch::Tensor& embeds, KvCache& cache) override {
+    auto& dec = *model_->decoder;
+    layers::check_cached_inputs(embeds, config_.word_embed_proj_dim);
+    const int64_t batch = embeds.size(0), length = embeds.size(1), past = cache.length();
+    HMT_CHECK(past + length <= config_.max_position_embeddings,
+              "opt: {} cached + {} new positions exceed max_position_embeddings {}", past, length,
+              config_.max_position_embeddings);
+    const auto device = embeds.device();
+    auto positions = layers::positions_after(past, batch, length, device) + kPositionOffset;
+    auto allowed = layers::cached_attention_allowed(past, length, device);
+    const bool training = is_training();
+
+    auto h = dec.project_in ? dec.project_in->forward(embeds) : embeds;
+    h = h + dec.embed_positions->forward(positions);
+    int64_t index = 0;
+    for (auto& layer : dec.decoder_layers) h = layer->forward(h, allowed, training, &cache, index++);
+    cache.advance(length);
+    return head(h);
+  }
+
+ private:
+  // Final norm (pre-LN only), project_out and the LM head.
+  BackboneOutput head(torch::Tensor h) {
+    auto& dec = *model_->decoder;
     if (dec.final_layer_norm) h = dec.final_layer_norm->forward(h);
     if (dec.project_out) h = dec.project_out->forward(h);
     auto logits = lm_head_ ? lm_head_->forward(h) : torch::linear(h, dec.embed_tokens->weight);
     return {logits, h};
   }
 
- private:
   std::shared_ptr<OptModel> model_;
   std::shared_ptr<Linear> lm_head_;
 };

@@ -24,8 +24,4 @@ void add_keys(CLI::App& app, Action& action);
 void add_plot(CLI::App& app, Action& action);
 void add_compare(CLI::App& app, Action& action);
 
-// For subcommands whose implementation has not landed: they parse their
-// arguments (so --help works) and then exit 2 saying so.
-int not_built(const char* command, const char* issue);
-
 }  // namespace hmt::cli
