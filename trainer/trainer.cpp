@@ -23,6 +23,7 @@
 #include "trainer/optimizer.h"
 #include "trainer/progress.h"
 #include "trainer/run_log.h"
+#include "trainer/run_seeds.h"
 #include "trainer/run_signals.h"
 #include "trainer/segment_runner.h"
 #include "trainer/stage.h"
@@ -34,19 +35,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// splitmix64: decorrelates the seeds of neighbouring (stage, step, rank).
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-uint64_t step_seed(uint64_t seed, int64_t stage, int64_t step, int rank) {
-  return mix(mix(mix(seed) ^ static_cast<uint64_t>(stage)) ^ static_cast<uint64_t>(step)) ^
-         mix(static_cast<uint64_t>(rank) + 1);
-}
 
 // Scalars of a step that are summed over ranks in one all-reduce.
 enum Sum : int64_t { kScopeNll, kScopeTokens, kNll, kTokens, kInputTokens, kNonFinite, kSumCount };
@@ -78,7 +66,8 @@ class Trainer {
 
  private:
   void start();
-  LoaderOptions loader_options(const StageConfig& stage, const std::string& split, bool shuffle) const;
+  LoaderOptions loader_options(const StageConfig& stage, StageKind kind, const std::string& split,
+                               bool shuffle) const;
   DocumentRun forward(const Batch& batch, StageKind kind) const;
   StepOutcome step(Loader& loader, StageKind kind, Optimizer& optimizer, dist::GradReducer& reducer);
   void write_validation(Loader& valid, StageKind kind, const std::string& stage, int64_t step);
@@ -140,14 +129,15 @@ void Trainer::start() {
   }
 }
 
-LoaderOptions Trainer::loader_options(const StageConfig& stage, const std::string& split, bool shuffle) const {
+LoaderOptions Trainer::loader_options(const StageConfig& stage, StageKind kind, const std::string& split,
+                                      bool shuffle) const {
   LoaderOptions o;
   o.path = config_.data.path;
   o.split = split;
   o.segments = stage.segments;
   o.segment_length = config_.hmt.segment_length;
   o.batch_size = config_.train.batch_size;
-  o.seed = config_.runtime.seed;
+  o.seed = stage_data_seed(config_.runtime.seed, kind);
   o.rank = comm_.rank();
   o.world = comm_.world();
   o.shuffle = shuffle;
@@ -267,14 +257,14 @@ TrainResult Trainer::run() {
     const int64_t trainable = prepare_stage(*model_, kind, config_.model.trainable);
     model_->train();
     Optimizer optimizer(trainable_parameters(*model_), config_.train.optimizer);
-    Loader loader(loader_options(stage, config_.data.train_split, config_.data.shuffle));
+    Loader loader(loader_options(stage, kind, config_.data.train_split, config_.data.shuffle));
     if (mid_stage) {
       loader.restore(LoaderState::from_json(state_.loader, resume_from_ + "/trainer_state.json"));
       load_optimizer_state(resume_from_, optimizer);
     }
     std::optional<Loader> valid;
     if (config_.train.validation.batches > 0 && !config_.data.valid_split.empty())
-      valid.emplace(loader_options(stage, config_.data.valid_split, /*shuffle=*/false));
+      valid.emplace(loader_options(stage, kind, config_.data.valid_split, /*shuffle=*/false));
     // Weights are equal on every rank before the first step: broadcast from
     // rank 0 (a no-op in one process) and verified.
     dist::broadcast_parameters(comm_, optimizer.tensors());

@@ -25,7 +25,7 @@ if [ ! -f "$out/pg19.h5" ]; then
     --splits train,validation --quiet
 fi
 
-common=(configs/demo.yaml "data.path=$out/pg19.h5" "tokenizer.path=$out/spm.model")
+common=(configs/demo.yaml train=tiny hmt.segment_length=64 "data.path=$out/pg19.h5" "tokenizer.path=$out/spm.model")
 rm -rf "$out/one" "$out/two"
 echo "== 1 rank x 2 threads, batch 2"
 "$hmt" train "${common[@]}" runtime.threads=2 train.batch_size=2 "runtime.run_dir=$out/one" \
