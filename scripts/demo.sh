@@ -18,8 +18,8 @@ DEMO=${DEMO_DIR:-build/demo}
 VOCAB=${DEMO_VOCAB:-8000}
 PRETRAIN=${DEMO_PRETRAIN_STEPS:-800}
 STEPS=${DEMO_STEPS:-300}
-WINDOWS=${DEMO_WINDOWS:-96}
-CONTEXTS=${DEMO_CONTEXTS:-32,128,512,2048}
+WINDOWS=${DEMO_WINDOWS:-512}
+CONTEXTS=${DEMO_CONTEXTS:-16,128,512,1024}
 THREADS=${DEMO_THREADS:-0}
 [ -x "$HMT" ] || { echo "demo: $HMT is missing; run 'make build' first" >&2; exit 1; }
 mkdir -p "$DEMO"
@@ -116,7 +116,7 @@ elapsed=$(( $(date +%s) - start ))
   echo "corpus: State of the Union addresses (train up to 2004, validation 2005-2008, test 2009 on) and Moby Dick"
   grep -E "^(train|validation|test):" "$DEMO/prepare.log" || true
   echo
-  echo "PPL on the held-out addresses: one segment of L = 32 tokens after X tokens of history ($WINDOWS segments,"
+  echo "PPL on the held-out addresses: one segment of L = 16 tokens after X tokens of history ($WINDOWS segments,"
   echo "the same ones for every X and model; backbone = segment-limited, no memory):"
   "$HMT" compare --eval backbone="$DEMO/eval/backbone/eval.json" --eval rmt="$DEMO/eval/rmt/eval.json" \
     --eval hmt="$DEMO/eval/hmt/eval.json"

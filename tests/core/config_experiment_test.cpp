@@ -51,7 +51,7 @@ TEST_CASE("config experiment: the demo composes runtime, tiny llama and tiny hmt
   CHECK(config.model.num_heads == 4);
   CHECK(config.model.kv_heads() == 2);
   CHECK(config.model.pretrained.empty());
-  CHECK(config.hmt.segment_length == 32);  // demo.yaml overrides the group's 64
+  CHECK(config.hmt.segment_length == 16);  // demo.yaml overrides the group's 64
   CHECK(config.hmt.num_sensory == 8);
   CHECK(config.hmt.recall.context == 16);
   CHECK(config.hmt.recall.hidden_dim == 64);
