@@ -58,8 +58,11 @@ TEST_CASE("config experiment: the demo composes runtime, tiny llama and tiny hmt
   CHECK(config.tokenizer.path.empty());
 
   auto paper = hmt::load_experiment(shipped("demo.yaml"), {"hmt=default", "model=tiny_opt"});
-  CHECK(paper.hmt.segment_length == 1024);
-  CHECK(paper.hmt.summary_tokens() == 512);
+  // The group option swaps the group's keys; demo.yaml's own segment_length
+  // (its _self_ comes last) still wins, as in Hydra.
+  CHECK(paper.hmt.segment_length == 16);
+  CHECK(paper.hmt.num_sensory == 32);
+  CHECK(paper.hmt.summary_tokens() == 8);
   CHECK(paper.hmt.recall.context == 300);
   CHECK(paper.model.type == "opt");
   CHECK(paper.model.input_embed_dim() == 64);
@@ -94,7 +97,7 @@ TEST_CASE("config experiment: to_yaml holds every key, and loading it again give
                                      {"+model.dropout=0.1", "runtime.seed=18446744073709551615",
                                       "tokenizer.path=tok/\\${literal}.model", "hmt.sum_fraction=0.3"});
   std::string text = hmt::to_yaml(config);
-  CHECK_THAT(text, Catch::Contains("  segment_length: 64\n") && Catch::Contains("  rope_theta: 10000.0\n") &&
+  CHECK_THAT(text, Catch::Contains("  segment_length: 16\n") && Catch::Contains("  rope_theta: 10000.0\n") &&
                        Catch::Contains("  dropout: 0.1\n") && Catch::Contains("  log_level: \"info\"\n") &&
                        Catch::Contains("  pretrained: \"\"\n") && Catch::Contains("  recall:\n    enabled: true\n"));
 
