@@ -3,6 +3,8 @@
 #include <numeric>
 #include <utility>
 
+#include "core/splitmix.h"
+
 namespace hmt {
 namespace {
 
@@ -10,10 +12,9 @@ class SplitMix64 {
  public:
   explicit SplitMix64(uint64_t state) : state_(state) {}
   uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    const uint64_t out = splitmix64(state_);
+    state_ += 0x9e3779b97f4a7c15ULL;
+    return out;
   }
   // Uniform in [0, bound) without modulo bias (Lemire's multiply-and-reject).
   uint64_t below(uint64_t bound) {

@@ -110,13 +110,14 @@ cp "$DEMO/eval/hmt/recall_histogram_hmt.png" "$DEMO/plots/" 2>/dev/null || true
 json_number() { sed -n "s/.*\"$2\": *\([0-9.eE+-]*\).*/\1/p" "$1" | head -n 1; }
 mib() { printf "%.1f" "$(json_number "$1" peak_rss_mib)"; }
 elapsed=$(( $(date +%s) - start ))
+segment_length=$(sed -n "s/^  segment_length: *//p" "$runs/hmt/config.yaml" | head -n 1)
 {
   echo
   echo "================ hmt demo summary ================"
   echo "corpus: State of the Union addresses (train up to 2004, validation 2005-2008, test 2009 on) and Moby Dick"
   grep -E "^(train|validation|test):" "$DEMO/prepare.log" || true
   echo
-  echo "PPL on the held-out addresses: one segment of L = 16 tokens after X tokens of history ($WINDOWS segments,"
+  echo "PPL on the held-out addresses: one segment of L = $segment_length tokens after X tokens of history ($WINDOWS segments,"
   echo "the same ones for every X and model; backbone = segment-limited, no memory):"
   "$HMT" compare --eval backbone="$DEMO/eval/backbone/eval.json" --eval rmt="$DEMO/eval/rmt/eval.json" \
     --eval hmt="$DEMO/eval/hmt/eval.json"
