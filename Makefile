@@ -30,7 +30,8 @@ test: bootstrap
 
 # The NCCL communicator compiles only with -DHMT_WITH_NCCL=ON. CI has the CUDA
 # toolkit with NCCL but a CPU LibTorch and no GPU, so this compiles just the
-# NCCL translation units (no link, no tests) in a second build directory.
+# NCCL translation units (no link, no tests) in a second build directory
+# (without unity batches: the objects are named per source file).
 NCCL_OBJECTS = CMakeFiles/hmtlib.dir/trainer/dist/nccl_communicator.cpp.o \
                CMakeFiles/hmtlib.dir/trainer/dist/communicator.cpp.o
 nccl-check:
@@ -39,7 +40,7 @@ nccl-check:
 	else \
 	  echo "nccl-check: compiling the NCCL communicator against $(CUDA_HOME)/include/nccl.h"; \
 	  mkdir -p $(NCCL_BUILD_DIR); \
-	  cmake -S . -B $(NCCL_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DHMT_BUILD_TESTS=OFF \
+	  cmake -S . -B $(NCCL_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DHMT_BUILD_TESTS=OFF -DHMT_UNITY_BUILD=OFF \
 	    -DHMT_WITH_NCCL=ON -DCUDAToolkit_ROOT=$(CUDA_HOME) $(CMAKE_FLAGS) > $(NCCL_BUILD_DIR)/configure.log 2>&1 \
 	    || { cat $(NCCL_BUILD_DIR)/configure.log; echo "nccl-check: FAILED to configure"; exit 1; }; \
 	  cmake --build $(NCCL_BUILD_DIR) -j $(JOBS) --target $(NCCL_OBJECTS) \

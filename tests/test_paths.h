@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "core/device.h"
@@ -26,6 +27,12 @@ inline bool have_shared(const std::string& relative) {
 
 // A fresh empty directory under the build tree, unique per call.
 std::filesystem::path temp_dir(const std::string& name);
+
+// Writes text to path (bytes as given) and returns the path as a string.
+inline std::string write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+  return path.string();
+}
 
 // HMT_TEST_DEVICE=cuda (or cuda:N) puts the device-aware tests on that GPU
 // when one is visible; unset, "cpu", or no GPU: the CPU.

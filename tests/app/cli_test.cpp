@@ -16,10 +16,7 @@ using hmt::test::run_hmt;
 
 namespace {
 
-std::string write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-  return path.string();
-}
+using hmt::test::write_text;
 
 std::string ids_text(const std::vector<int32_t>& ids) {
   std::string s;

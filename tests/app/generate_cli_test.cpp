@@ -30,10 +30,7 @@ namespace {
 
 std::string shell_quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 
-std::string write_text(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-  return path.string();
-}
+using hmt::test::write_text;
 
 std::string write_ids(const fs::path& path, const std::vector<int32_t>& ids) {
   std::string text;

@@ -18,7 +18,7 @@
 #include "tests/model/naive_reference.h"
 #include "tests/model/tiny_backbone_config.h"
 
-namespace hmt {
+namespace hmt::kv_cache_test {
 namespace {
 
 struct Variant {
@@ -190,4 +190,4 @@ TEST_CASE("kv cache: storage grows by doubling and is reused after clear", "[kv_
 }
 
 }  // namespace
-}  // namespace hmt
+}  // namespace hmt::kv_cache_test

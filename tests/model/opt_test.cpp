@@ -14,7 +14,7 @@
 #include "tests/model/backbone_checks.h"
 #include "tests/model/naive_reference.h"
 
-namespace hmt {
+namespace hmt::opt_test {
 namespace {
 
 using test::Rows;
@@ -258,4 +258,4 @@ TEST_CASE("opt runs in float32 and bfloat16", "[backbone][opt]") {
   test::check_reduced_precision(build, {3, 1, 4, 1, 5, 9, 2, 6});
 }
 
-}  // namespace hmt
+}  // namespace hmt::opt_test
