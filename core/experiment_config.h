@@ -251,6 +251,7 @@ struct OptimizerConfig {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
+  double hmt_lr_scale = 1.0;
 
   template <class V>
   void visit(V& v) {
@@ -260,6 +261,9 @@ struct OptimizerConfig {
     v.field("beta1", beta1, Range::half_open(0, 1), "AdamW beta1");
     v.field("beta2", beta2, Range::half_open(0, 1), "AdamW beta2");
     v.field("eps", eps, Range::above(0), "AdamW epsilon");
+    v.field("hmt_lr_scale", hmt_lr_scale, Range::above(0),
+            "learning rate of the hmt.* tensors (memory, prompt, recall maps) over the stage's lr; "
+            "1 = one lr for all, as the official code");
   }
 };
 

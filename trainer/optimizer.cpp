@@ -37,8 +37,13 @@ std::vector<NamedParameter> trainable_parameters(torch::nn::Module& model) {
 Optimizer::Optimizer(std::vector<NamedParameter> parameters, const OptimizerConfig& config)
     : parameters_(std::move(parameters)) {
   HMT_CHECK(!parameters_.empty(), "optimizer: the model has no trainable parameter");
-  std::vector<torch::Tensor> decayed, plain;
-  for (const auto& p : parameters_) (p.decay ? decayed : plain).push_back(p.tensor);
+  std::vector<torch::Tensor> decayed, plain, memory;
+  for (const auto& p : parameters_) {
+    if (p.decay)
+      decayed.push_back(p.tensor);
+    else
+      (p.name.rfind("hmt.", 0) == 0 ? memory : plain).push_back(p.tensor);
+  }
   auto options = [&](double weight_decay) {
     return torch::optim::AdamWOptions(/*lr=*/0.0)
         .betas({config.beta1, config.beta2})
@@ -46,14 +51,20 @@ Optimizer::Optimizer(std::vector<NamedParameter> parameters, const OptimizerConf
         .weight_decay(weight_decay);
   };
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!decayed.empty())
-    groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(options(config.weight_decay)));
-  if (!plain.empty()) groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
+  auto add_group = [&](const std::vector<torch::Tensor>& tensors, double weight_decay, double lr_scale) {
+    if (tensors.empty()) return;
+    groups.emplace_back(tensors, std::make_unique<torch::optim::AdamWOptions>(options(weight_decay)));
+    lr_scales_.push_back(lr_scale);
+  };
+  add_group(decayed, config.weight_decay, /*lr_scale=*/1.0);
+  add_group(plain, /*weight_decay=*/0.0, /*lr_scale=*/1.0);
+  add_group(memory, /*weight_decay=*/0.0, config.hmt_lr_scale);
   adamw_ = std::make_unique<torch::optim::AdamW>(std::move(groups), options(config.weight_decay));
 }
 
 void Optimizer::set_lr(double lr) {
-  for (auto& group : adamw_->param_groups()) group.options().set_lr(lr);
+  auto& groups = adamw_->param_groups();
+  for (std::size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(lr * lr_scales_[i]);
 }
 
 void Optimizer::zero_grad() {

@@ -4,7 +4,9 @@
 // tensors (memory, prompt and recall maps are embeddings, not weights to
 // shrink). Its state turns into named tensors and back so that a checkpoint
 // holds it by parameter name (optimizer.safetensors), independent of the
-// order in which parameters were registered.
+// order in which parameters were registered. The hmt.* tensors form a third
+// group whose learning rate is optimizer.hmt_lr_scale times the stage's: they
+// start from scratch while the backbone is usually pre-trained.
 #include <torch/torch.h>
 
 #include <memory>
@@ -35,6 +37,7 @@ class Optimizer {
  public:
   Optimizer(std::vector<NamedParameter> parameters, const OptimizerConfig& config);
 
+  // The stage's learning rate; the hmt.* group gets lr x hmt_lr_scale.
   void set_lr(double lr);
   void zero_grad();
   void step();
@@ -53,6 +56,7 @@ class Optimizer {
  private:
   std::vector<NamedParameter> parameters_;
   std::unique_ptr<torch::optim::AdamW> adamw_;
+  std::vector<double> lr_scales_;  // per parameter group of adamw_
 };
 
 }  // namespace hmt

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <map>
 #include <set>
 
 #include "model/safetensors.h"
@@ -53,6 +54,33 @@ TEST_CASE("optimizer: weight decay is decoupled and skips the undecayed group", 
   opt.step();
   CHECK(torch::allclose(w, torch::full({2, 2}, 1.0 - 0.1 * 0.5)));
   CHECK(torch::equal(b, torch::ones({2})));
+}
+
+TEST_CASE("optimizer: hmt_lr_scale multiplies the learning rate of the hmt.* tensors only", "[trainer][optimizer]") {
+  // Adam's first step moves every element by lr x g / (|g| + eps) = lr x sign(g)
+  // (bias corrections cancel at step 1); weight decay 0 isolates that.
+  auto model = hmt::test::tiny_hmt(hmt::Family::Llama, hmt::test::tiny_hmt_config(4, 2, true, 3), torch::kFloat32);
+  hmt::OptimizerConfig config;
+  config.weight_decay = 0.0;
+  config.hmt_lr_scale = 10.0;
+  hmt::Optimizer opt(hmt::trainable_parameters(*model), config);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : opt.parameters()) {
+    before[p.name] = p.tensor.detach().clone();
+    p.tensor.mutable_grad() = torch::ones_like(p.tensor);
+  }
+  opt.set_lr(1e-3);
+  opt.step();
+  int64_t memory_tensors = 0;
+  for (const auto& p : opt.parameters()) {
+    INFO(p.name);
+    const bool memory = p.name.rfind("hmt.", 0) == 0;
+    memory_tensors += memory;
+    const double expected = memory ? 1e-2 : 1e-3;
+    CHECK(torch::allclose(before[p.name] - p.tensor.detach(), torch::full_like(p.tensor, expected),
+                          /*rtol=*/1e-4, /*atol=*/1e-7));
+  }
+  CHECK(memory_tensors >= 4);  // memory embedding, prompt, recall maps
 }
 
 TEST_CASE("optimizer: state saved by name and loaded into a fresh optimizer continues bit for bit",
