@@ -23,7 +23,7 @@ struct ScoreRun {
   std::string dir, ids;
 };
 
-ScoreRun tiny_export(const std::string& family, const std::string& name) {
+ScoreRun tiny_cuda_export(const std::string& family, const std::string& name) {
   auto dir = hmt::test::temp_dir(name);
   hmt::save_hmt_export(*hmt::test::tiny_hmt_model(family, /*recall=*/true), (dir / "export").string());
   std::ofstream out(dir / "doc.ids");
@@ -47,7 +47,7 @@ TEST_CASE("score --device cuda: --grads on the GPU in fp32 equals the CPU within
   double worst = 0;
   for (const std::string family : {"llama", "gpt2", "opt"}) {
     INFO(family);
-    auto run = tiny_export(family, "cuda_score");
+    auto run = tiny_cuda_export(family, "cuda_score");
     auto cpu = score(run, "cpu");
     auto gpu = score(run, "cuda");
     CHECK(gpu["tokens"] == cpu["tokens"]);
@@ -70,7 +70,7 @@ TEST_CASE("score --device cuda: --grads on the GPU in fp32 equals the CPU within
 }
 
 TEST_CASE("score --device: refused without a CUDA device, and for plain HF directories", "[cuda][cli]") {
-  auto run = tiny_export("gpt2", "cuda_score_errors");
+  auto run = tiny_cuda_export("gpt2", "cuda_score_errors");
   auto bad = run_hmt("score '" + run.dir + "' --ids '" + run.ids + "' --json --device tpu");
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.err, Catch::Contains("score --device: expected cpu, cuda or cuda:N, got \"tpu\""));
