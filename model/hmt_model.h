@@ -16,6 +16,10 @@ namespace hmt {
 
 struct HmtParameters;
 
+// True for the names HmtModel gives its own tensors ("hmt.memory",
+// "hmt.recall.wq.weight", ...), as opposed to "backbone.<HF name>".
+inline bool is_hmt_parameter(const std::string& name) { return name.rfind("hmt.", 0) == 0; }
+
 // The tokens of one segment for a batch of B rows. Rows may be left-padded
 // (mask 0 before the real tokens); a row that is all padding in this segment
 // has no real token here and its memory passes through unchanged.

@@ -4,11 +4,11 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "model/hmt_model.h"
 
 namespace hmt {
 namespace {
 
-bool is_hmt(const std::string& name) { return name.rfind("hmt.", 0) == 0; }
 bool is_lora(const std::string& name) { return name.find(".lora_") != std::string::npos; }
 
 }  // namespace
@@ -32,7 +32,7 @@ int64_t apply_trainable(torch::nn::Module& model, TrainableMode mode) {
   std::unordered_set<const void*> counted;
   for (auto& item : params) {
     const std::string& name = item.key();
-    const bool train = mode == TrainableMode::Full || is_hmt(name) || (mode == TrainableMode::Lora && is_lora(name));
+    const bool train = mode == TrainableMode::Full || is_hmt_parameter(name) || (mode == TrainableMode::Lora && is_lora(name));
     item.value().set_requires_grad(train);
     if (train && counted.insert(item.value().unsafeGetTensorImpl()).second) count += item.value().numel();
   }

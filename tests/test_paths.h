@@ -28,8 +28,10 @@ inline bool have_shared(const std::string& relative) {
 // A fresh empty directory under the build tree, unique per call.
 std::filesystem::path temp_dir(const std::string& name);
 
-// Writes text to path (bytes as given) and returns the path as a string.
+// Writes text to path (bytes as given, parent directories created) and
+// returns the path as a string.
 inline std::string write_text(const std::filesystem::path& path, const std::string& text) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << text;
   return path.string();
 }

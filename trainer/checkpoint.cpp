@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "model/backbone.h"
+#include "model/hmt_model.h"
 #include "model/lora.h"
 #include "model/safetensors.h"
 #include "trainer/rng_state.h"
@@ -145,7 +146,7 @@ void copy_backbone(Backbone& source, Backbone& target, const std::string& origin
 NamedTensors all_hmt_tensors(HmtModel& model) {
   NamedTensors out;
   for (const auto& item : model.named_parameters(/*recurse=*/true))
-    if (item.key().rfind("hmt.", 0) == 0) out.emplace_back(item.key(), item.value().detach());
+    if (is_hmt_parameter(item.key())) out.emplace_back(item.key(), item.value().detach());
   return out;
 }
 

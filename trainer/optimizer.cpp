@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "model/hmt_model.h"
 
 namespace hmt {
 namespace {
@@ -20,7 +21,7 @@ std::string shape_string(torch::IntArrayRef shape) { return fmt::format("[{}]", 
 }  // namespace
 
 bool gets_weight_decay(const std::string& name, const torch::Tensor& tensor) {
-  return tensor.dim() >= 2 && !ends_with(name, ".bias") && name.rfind("hmt.", 0) != 0;
+  return tensor.dim() >= 2 && !ends_with(name, ".bias") && !is_hmt_parameter(name);
 }
 
 std::vector<NamedParameter> trainable_parameters(torch::nn::Module& model) {
@@ -42,7 +43,7 @@ Optimizer::Optimizer(std::vector<NamedParameter> parameters, const OptimizerConf
     if (p.decay)
       decayed.push_back(p.tensor);
     else
-      (p.name.rfind("hmt.", 0) == 0 ? memory : plain).push_back(p.tensor);
+      (is_hmt_parameter(p.name) ? memory : plain).push_back(p.tensor);
   }
   auto options = [&](double weight_decay) {
     return torch::optim::AdamWOptions(/*lr=*/0.0)

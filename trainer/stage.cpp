@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "model/hmt_model.h"
 #include "model/trainable.h"
 
 namespace hmt {
@@ -24,7 +25,7 @@ int64_t prepare_stage(HmtModel& model, StageKind kind, const std::string& traina
   std::unordered_set<const void*> counted;
   for (auto& item : model.named_parameters(/*recurse=*/true)) {
     const std::string& name = item.key();
-    if (name.rfind("hmt.", 0) == 0) {
+    if (is_hmt_parameter(name)) {
       const bool train = kind == StageKind::Stage2 || (kind == StageKind::Stage1 && name == "hmt.memory");
       item.value().set_requires_grad(train);
     }

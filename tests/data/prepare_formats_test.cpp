@@ -91,19 +91,19 @@ TEST_CASE("pg19: missing split folders, malformed CSV and books without metadata
   fs::copy(fixture("pg19"), dir / "pg19", fs::copy_options::recursive);
   auto options = hmt::test::prepare_fixture_options("pg19", dir / "pg19", dir / "p.h5");
 
-  hmt::test::write_file(dir / "pg19/train/105.txt", "A book nobody listed.\n");
+  hmt::test::write_text(dir / "pg19/train/105.txt", "A book nobody listed.\n");
   auto result = hmt::prepare_dataset(options);
   hmt::TokenStore store(result.out);
   CHECK(store.split("train").documents() == 3);
   CHECK(store.split("train").counts().missing_metadata == 1);
 
   auto csv = dir / "pg19/metadata.csv";
-  hmt::test::write_file(csv, "101,\"Unclosed title,1851,http://x\n");
+  hmt::test::write_text(csv, "101,\"Unclosed title,1851,http://x\n");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::Contains(csv.string() + ": malformed CSV") &&
                                                        Catch::Contains("not closed in line 1"));
-  hmt::test::write_file(csv, "101,Fine,1851,http://x\n102,Too few\n");
+  hmt::test::write_text(csv, "101,Fine,1851,http://x\n102,Too few\n");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::Contains("Too few columns in line 2"));
-  hmt::test::write_file(csv, "101,Fine,1851,http://x\n101,Again,1851,http://x\n");
+  hmt::test::write_text(csv, "101,Fine,1851,http://x\n101,Again,1851,http://x\n");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), csv.string() + ":2: book_id 101 appears twice");
 
   fs::remove_all(dir / "pg19/validation");
@@ -221,15 +221,15 @@ TEST_CASE("pubmedqa: malformed JSON and records are errors naming file, position
   auto dir = hmt::test::temp_dir("prepare_pubmedqa_bad");
   const auto file = dir / "bad.json";
   auto options = hmt::test::prepare_fixture_options("pubmedqa", file, dir / "q.h5");
-  hmt::test::write_file(file, "{\n  \"1\": {\"QUESTION\": \"q\",\n  \"CONTEXTS\": [\"c\"] \"LONG_ANSWER\": \"a\"}\n}\n");
+  hmt::test::write_text(file, "{\n  \"1\": {\"QUESTION\": \"q\",\n  \"CONTEXTS\": [\"c\"] \"LONG_ANSWER\": \"a\"}\n}\n");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::StartsWith(file.string() + ":3:") &&
                                                        Catch::Contains("malformed JSON"));
-  hmt::test::write_file(file, R"({"7": {"CONTEXTS": ["c"], "LONG_ANSWER": "a"}})");
+  hmt::test::write_text(file, R"({"7": {"CONTEXTS": ["c"], "LONG_ANSWER": "a"}})");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), file.string() + ": record 7: `QUESTION` is missing");
-  hmt::test::write_file(file, R"({"8": {"QUESTION": "q", "CONTEXTS": ["c"], "LONG_ANSWER": "a", "final_decision": "Y"}})");
+  hmt::test::write_text(file, R"({"8": {"QUESTION": "q", "CONTEXTS": ["c"], "LONG_ANSWER": "a", "final_decision": "Y"}})");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options),
                     file.string() + ": record 8: `final_decision` is \"Y\", expected yes, no or maybe");
-  hmt::test::write_file(file, R"(["not", "an", "object"])");
+  hmt::test::write_text(file, R"(["not", "an", "object"])");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::Contains("expected a JSON object"));
   CHECK(!fs::exists(dir / "q.h5"));
 }
@@ -252,10 +252,10 @@ TEST_CASE("text: a folder of .txt files and a .jsonl corpus", "[data][text]") {
 
 TEST_CASE("text: empty documents are skipped and ill-formed UTF-8 replaced, both counted", "[data][text][errors]") {
   auto dir = hmt::test::temp_dir("prepare_text_bad");
-  hmt::test::write_file(dir / "c/a.txt", "good \xFF\xFE text \xE2\x82 end\n");
-  hmt::test::write_file(dir / "c/b.txt", "");
-  hmt::test::write_file(dir / "c/c.txt", " \n\t\n");
-  hmt::test::write_file(dir / "c/d.txt", "fine\n");
+  hmt::test::write_text(dir / "c/a.txt", "good \xFF\xFE text \xE2\x82 end\n");
+  hmt::test::write_text(dir / "c/b.txt", "");
+  hmt::test::write_text(dir / "c/c.txt", " \n\t\n");
+  hmt::test::write_text(dir / "c/d.txt", "fine\n");
   hmt::TokenStore store(hmt::prepare_dataset(hmt::test::prepare_fixture_options("text", dir / "c", dir / "o.h5")).out);
   const auto& split = store.split("train");
   REQUIRE(split.documents() == 2);
@@ -265,10 +265,10 @@ TEST_CASE("text: empty documents are skipped and ill-formed UTF-8 replaced, both
   CHECK(counts.invalid_utf8_replaced == 3);
   CHECK(counts.invalid_utf8_documents == 1);
 
-  hmt::test::write_file(dir / "l.jsonl", "{\"text\": \"ok\"}\n{\"text\": oops}\n");
+  hmt::test::write_text(dir / "l.jsonl", "{\"text\": \"ok\"}\n{\"text\": oops}\n");
   auto options = hmt::test::prepare_fixture_options("text", dir / "l.jsonl", dir / "l.h5");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::StartsWith((dir / "l.jsonl").string() + ":2:10: malformed JSON"));
-  hmt::test::write_file(dir / "l.jsonl", "{\"body\": \"ok\"}\n");
+  hmt::test::write_text(dir / "l.jsonl", "{\"body\": \"ok\"}\n");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), (dir / "l.jsonl").string() +
                                                        ":1: expected an object with a string field `text` (data.text_field)");
   options.text_field = "body";

@@ -33,7 +33,7 @@ TEST_CASE("prepare: a second run with the same inputs does nothing; changed inpu
   REQUIRE(second.splits.size() == 3);
   CHECK(second.splits[0].second.documents == 2);
 
-  hmt::test::write_file(source / "train/102.txt", "Rewritten.\n");
+  hmt::test::write_text(source / "train/102.txt", "Rewritten.\n");
   auto third = hmt::prepare_dataset(options);
   CHECK(!third.up_to_date);
   CHECK(document_text(hmt::TokenStore(third.out).split("train"), 1) == "Rewritten.\n");
@@ -83,7 +83,7 @@ TEST_CASE("prepare: an interrupted run continues from OUT.partial, keeping finis
 
 TEST_CASE("prepare: a failing run leaves no OUT; a foreign OUT is never replaced", "[data][prepare][errors]") {
   auto dir = hmt::test::temp_dir("prepare_fail");
-  hmt::test::write_file(dir / "c.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n{\"text\": \"c\"}\n{broken\n");
+  hmt::test::write_text(dir / "c.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n{\"text\": \"c\"}\n{broken\n");
   auto options = hmt::test::prepare_fixture_options("text", dir / "c.jsonl", dir / "o.h5");
   options.splits = {"train", "validation"};
   options.split_fractions = {0.5, 0.5};
@@ -91,9 +91,9 @@ TEST_CASE("prepare: a failing run leaves no OUT; a foreign OUT is never replaced
   CHECK(!fs::exists(dir / "o.h5"));
   CHECK_THROWS_WITH(hmt::TokenStore((dir / "o.h5.partial").string()), Catch::Contains("incomplete"));
 
-  hmt::test::write_file(dir / "notes.h5", "my own notes\n");
+  hmt::test::write_text(dir / "notes.h5", "my own notes\n");
   options.out = (dir / "notes.h5").string();
-  hmt::test::write_file(dir / "c.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n");
+  hmt::test::write_text(dir / "c.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options),
                     Catch::Contains("notes.h5: exists and is not a prepared token file"));
   CHECK(hmt::test::slurp(dir / "notes.h5") == "my own notes\n");

@@ -2,7 +2,6 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
-#include <fstream>
 
 #include "core/error.h"
 #include "data/tokenizer.h"
@@ -12,10 +11,7 @@
 namespace fs = std::filesystem;
 using Catch::Contains;
 using hmt::test::shared_data;
-
-namespace {
-void write(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
-}  // namespace
+using hmt::test::write_text;
 
 TEST_CASE("tokenizer: a directory loads its tokenizer.json, else vocab.json, else a .model",
           "[tokenizer]") {
@@ -66,7 +62,7 @@ TEST_CASE("tokenizer: a missing path is an error naming it", "[tokenizer]") {
       missing + ": no such tokenizer file or directory"));
   REQUIRE_THROWS_WITH(hmt::load_tokenizer(dir.string()),
                       Contains(dir.string()) && Contains("no tokenizer.json, vocab.json or *.model"));
-  write(dir / "tokenizer.txt", "x");
+  write_text(dir / "tokenizer.txt", "x");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "tokenizer.txt").string()),
                       Contains("tokenizer.txt: unknown tokenizer format"));
 }
@@ -74,7 +70,7 @@ TEST_CASE("tokenizer: a missing path is an error naming it", "[tokenizer]") {
 TEST_CASE("tokenizer: malformed JSON names the file and the byte", "[tokenizer]") {
   auto dir = hmt::test::temp_dir("tokenizer_malformed");
   auto path = (dir / "tokenizer.json").string();
-  write(path, "{\"model\": {\"type\": \"BPE\",, }}");
+  write_text(path, "{\"model\": {\"type\": \"BPE\",, }}");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer(path),
                       Contains(path + ": malformed JSON at byte 26"));
 }
@@ -83,13 +79,13 @@ TEST_CASE("tokenizer: WordPiece and Unigram tokenizer.json are unsupported, by n
           "[tokenizer]") {
   auto dir = hmt::test::temp_dir("tokenizer_unsupported");
   auto path = (dir / "tokenizer.json").string();
-  write(path, R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})");
+  write_text(path, R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer(path),
                       Contains(path) && Contains("unsupported tokenizer model type 'WordPiece'"));
-  write(path, R"({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}})");
+  write_text(path, R"({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}})");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer(path), Contains("unsupported tokenizer model type 'Unigram'"));
   // BPE without a ByteLevel pre-tokenizer (Llama-2's tokenizer.json style).
-  write(path, R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+  write_text(path, R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
                   "pre_tokenizer": {"type": "Metaspace", "replacement": "_"}})");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer(path), Contains(path) && Contains("unsupported pre_tokenizer 'Metaspace'"));
 }
@@ -97,20 +93,20 @@ TEST_CASE("tokenizer: WordPiece and Unigram tokenizer.json are unsupported, by n
 TEST_CASE("tokenizer: a merge of unknown tokens names the file and the merge", "[tokenizer]") {
   auto dir = hmt::test::temp_dir("tokenizer_bad_merge");
   auto path = (dir / "tokenizer.json").string();
-  write(path, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2},
+  write_text(path, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2},
                             "merges": ["a b", ["ab", "c"]]},
                   "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false}})");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer(path),
                       Contains(path + ": merge 2 references token 'c' which is not in the vocabulary"));
 
-  write(dir / "vocab.json", R"({"a": 0, "b": 1, "ab": 2})");
-  write(dir / "merges.txt", "#version: 0.2\na b\nab x\n");
+  write_text(dir / "vocab.json", R"({"a": 0, "b": 1, "ab": 2})");
+  write_text(dir / "merges.txt", "#version: 0.2\na b\nab x\n");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "vocab.json").string()),
                       Contains("merge 2 references token 'x'") && Contains((dir / "merges.txt").string()));
   std::filesystem::remove(dir / "merges.txt");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "vocab.json").string()),
                       Contains((dir / "merges.txt").string() + ": cannot open merges.txt"));
-  write(dir / "merges.txt", "#version: 0.2\na b c\n");
+  write_text(dir / "merges.txt", "#version: 0.2\na b c\n");
   REQUIRE_THROWS_WITH(hmt::load_tokenizer((dir / "vocab.json").string()),
                       Contains((dir / "merges.txt").string() + ":2: expected 'left right'"));
 }
@@ -119,7 +115,7 @@ TEST_CASE("tokenizer: a small hand-written byte-level BPE merges by rank", "[tok
   // Ranks decide: "b c" (rank 1) before "a b" (rank 2) gives a|bc, not ab|c.
   auto dir = hmt::test::temp_dir("tokenizer_tiny");
   auto path = (dir / "tokenizer.json").string();
-  write(path, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "bc": 4},
+  write_text(path, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "bc": 4},
                             "merges": ["b c", "a b"]},
                   "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false}})");
   auto tokenizer = hmt::load_tokenizer(path);
