@@ -59,7 +59,7 @@ class SchemaReader {
 
   template <class T, class... Options>
   void field(const char* name, T& value, const Options&... options) {
-    FieldSpec spec = make_spec(options...);
+    FieldSpec spec = make_field_spec<T>(options...);
     known_.push_back(name);
     const ConfigNode* child = node_ ? node_->find(name) : nullptr;
     if (!child) {
@@ -67,10 +67,18 @@ class SchemaReader {
       return;
     }
     try {
-      T parsed = value;
-      read_value(*child, key(name), parsed);
-      check_constraints(spec, *child, key(name), parsed);
-      value = std::move(parsed);
+      if constexpr (holds_enum_v<T>) {
+        // Read and checked as the names, then parsed once into the enum.
+        text_form_t<T> text;
+        read_value(*child, key(name), text);
+        check_constraints(spec, *child, key(name), text);
+        from_text(text, value);
+      } else {
+        T parsed = value;
+        read_value(*child, key(name), parsed);
+        check_constraints(spec, *child, key(name), parsed);
+        value = std::move(parsed);
+      }
     } catch (const Error& e) {
       errors_.push_back(e.what());
     }
@@ -154,7 +162,7 @@ class SchemaDescriber {
 
   template <class T, class... Options>
   void field(const char* name, const T& value, const Options&... options) {
-    FieldSpec spec = make_spec(options...);
+    FieldSpec spec = make_field_spec<T>(options...);
     std::string allowed;
     if (spec.range) allowed = spec.range->describe();
     for (const auto& choice : spec.choices) allowed += (allowed.empty() ? "" : ", ") + choice;

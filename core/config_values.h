@@ -8,8 +8,10 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
+#include <fmt/ranges.h>
 #include <yaml-cpp/emitter.h>
 
 #include "core/config_tree.h"
@@ -60,6 +62,109 @@ template <class... Options>
 FieldSpec make_spec(const Options&... options) {
   FieldSpec spec;
   (add_option(spec, options), ...);
+  return spec;
+}
+
+// ---- enums ---------------------------------------------------------------
+// A key with a fixed set of names is held as an enum, so that the code past
+// the config compares values instead of repeating the names. An enum E is a
+// config value when `enum_names(E)`, declared next to E (argument-dependent
+// lookup finds it), returns its {value, name} pairs; their order is the order
+// the choices are listed in errors and docs/configs.md. In YAML, in errors
+// and in the docs such a key is a string whose choices are those names.
+
+template <class E>
+struct EnumName {
+  E value;
+  const char* name;
+};
+
+template <class E, class = void>
+struct is_config_enum : std::false_type {};
+template <class E>
+struct is_config_enum<E, std::void_t<decltype(enum_names(std::declval<E>()))>> : std::is_enum<E> {};
+
+template <class E>
+const char* enum_name(E value) {
+  for (const auto& entry : enum_names(value))
+    if (entry.value == value) return entry.name;
+  return "?";  // only a cast can make a value outside the list
+}
+
+// nullopt when `name` is none of E's names.
+template <class E>
+std::optional<E> enum_from_name(const std::string& name) {
+  for (const auto& entry : enum_names(E{}))
+    if (name == entry.name) return entry.value;
+  return std::nullopt;
+}
+
+// The text a value holding enums is read as (E: its name; lists and
+// optionals element-wise), so that reading it fails exactly as a string key
+// with those choices does: the same messages, at the same node, in the same
+// order.
+template <class T, class = void>
+struct text_form {
+  using type = T;
+};
+template <class E>
+struct text_form<E, std::enable_if_t<is_config_enum<E>::value>> {
+  using type = std::string;
+};
+template <class T>
+struct text_form<std::vector<T>> {
+  using type = std::vector<typename text_form<T>::type>;
+};
+template <class T>
+struct text_form<std::optional<T>> {
+  using type = std::optional<typename text_form<T>::type>;
+};
+template <class T>
+using text_form_t = typename text_form<T>::type;
+template <class T>
+inline constexpr bool holds_enum_v = !std::is_same_v<text_form_t<T>, T>;
+
+// The names of the enum inside T (E, a list of E, an optional E).
+template <class T>
+std::vector<std::string> enum_choices() {
+  if constexpr (is_config_enum<T>::value) {
+    std::vector<std::string> names;
+    for (const auto& entry : enum_names(T{})) names.emplace_back(entry.name);
+    return names;
+  } else {
+    return enum_choices<typename T::value_type>();
+  }
+}
+
+// Text already checked against enum_choices<T>() back into T.
+template <class E, std::enable_if_t<is_config_enum<E>::value, int> = 0>
+void from_text(const std::string& text, E& out) {
+  const std::optional<E> value = enum_from_name<E>(text);
+  if (!value) fail("'{}' is not one of {}", text, fmt::join(enum_choices<E>(), ", "));
+  out = *value;
+}
+template <class U, class T>
+void from_text(const std::vector<U>& text, std::vector<T>& out) {
+  std::vector<T> values(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) from_text(text[i], values[i]);
+  out = std::move(values);
+}
+template <class U, class T>
+void from_text(const std::optional<U>& text, std::optional<T>& out) {
+  if (!text) {
+    out.reset();
+    return;
+  }
+  T value{};
+  from_text(*text, value);
+  out = value;
+}
+
+// The spec of a field of type T: an enum's choices are its names.
+template <class T, class... Options>
+FieldSpec make_field_spec(const Options&... options) {
+  FieldSpec spec = make_spec(options...);
+  if constexpr (holds_enum_v<T>) spec.choices = enum_choices<T>();
   return spec;
 }
 
@@ -147,6 +252,10 @@ template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, 
 void write_value(YAML::Emitter& out, T value) {
   out << std::to_string(value);
 }
+template <class E, std::enable_if_t<is_config_enum<E>::value, int> = 0>
+void write_value(YAML::Emitter& out, E value) {
+  write_value(out, std::string(enum_name(value)));
+}
 template <class T>
 void write_value(YAML::Emitter& out, const std::vector<T>& values) {
   out << YAML::Flow << YAML::BeginSeq;
@@ -170,6 +279,7 @@ std::string type_name() {
   else if constexpr (std::is_same_v<T, std::string>) return "string";
   else if constexpr (std::is_same_v<T, std::uint64_t>) return "uint64";
   else if constexpr (std::is_integral_v<T>) return "int";
+  else if constexpr (is_config_enum<T>::value) return "string";
   else if constexpr (std::is_same_v<T, std::vector<typename T::value_type>>)
     return "list of " + type_name<typename T::value_type>();
   else return type_name<typename T::value_type>();  // std::optional<T>

@@ -73,7 +73,7 @@ void DataConfig::check(config::SectionCheck& c) const {
 }
 
 void ExperimentConfig::check(config::SectionCheck& c) const {
-  if (model.trainable == "lora" && !lora.enabled)
+  if (model.trainable == TrainableMode::Lora && !lora.enabled)
     c.fail("model", "model.trainable: lora trains only the LoRA adapters, but lora.enabled is false; set "
                     "lora.enabled: true (or model.trainable: full / frozen)");
 }
@@ -83,14 +83,17 @@ void TrainConfig::check(config::SectionCheck& c) const {
   for (std::size_t i = 0; i < stages.size(); ++i)
     for (std::size_t k = 0; k < i; ++k)
       if (stages[i] == stages[k])
-        c.fail("stages", fmt::format("{}: stage {} is listed twice", c.key("stages"), stages[i]));
+        c.fail("stages", fmt::format("{}: stage {} is listed twice", c.key("stages"), to_string(stages[i])));
 }
 
-const StageConfig& TrainConfig::stage(const std::string& name) const {
-  if (name == "backbone") return backbone;
-  if (name == "stage1") return stage1;
-  if (name == "stage2") return stage2;
-  fail("train.stages: unknown stage '{}' (expected backbone, stage1 or stage2)", name);
+const StageConfig& TrainConfig::stage(StageKind kind) const {
+  switch (kind) {
+    case StageKind::Backbone: return backbone;
+    case StageKind::Stage1: return stage1;
+    case StageKind::Stage2: return stage2;
+  }
+  // Only a cast makes another value; the parse admits none.
+  fail("train.stages: unknown stage {}", static_cast<int>(kind));
 }
 
 std::int64_t HmtConfig::summary_tokens() const {

@@ -3,6 +3,7 @@
 // visit(); parsing, validation, to_yaml and docs/configs.md all follow it.
 // A new section is a struct with visit() plus one v.section(...) line in
 // ExperimentConfig::visit.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,53 @@
 #include "core/config_schema.h"
 
 namespace hmt {
+
+// The keys with a fixed set of names are enums past the parse: code compares
+// values, and only enum_names() below spells the names (to_yaml writes them,
+// errors and docs/configs.md list them in this order).
+
+// A stage of train.stages (docs/hmt.md section 5, trainer/stage.h).
+enum class StageKind { Backbone, Stage1, Stage2 };
+
+// model.trainable: what trains besides hmt.* (model/trainable.h).
+enum class TrainableMode {
+  Full,    // every parameter
+  Lora,    // only LoRA adapter tensors (".lora_" in the name) and hmt.*
+  Frozen,  // only hmt.*: the backbone is fixed
+};
+
+// train.loss_scope: the tokens the training loss averages over.
+enum class LossScope {
+  All,   // every scored token of every segment
+  Last,  // only the last segment's
+};
+
+// dist.backend: the collectives under mpirun/srun (trainer/dist/communicator.h).
+enum class DistBackend {
+  Auto,  // NCCL for CUDA tensors when built with it, else MPI
+  Mpi,
+  Nccl,
+};
+
+constexpr std::array<config::EnumName<StageKind>, 3> enum_names(StageKind) {
+  return {{{StageKind::Backbone, "backbone"}, {StageKind::Stage1, "stage1"}, {StageKind::Stage2, "stage2"}}};
+}
+constexpr std::array<config::EnumName<TrainableMode>, 3> enum_names(TrainableMode) {
+  return {{{TrainableMode::Full, "full"}, {TrainableMode::Lora, "lora"}, {TrainableMode::Frozen, "frozen"}}};
+}
+constexpr std::array<config::EnumName<LossScope>, 2> enum_names(LossScope) {
+  return {{{LossScope::All, "all"}, {LossScope::Last, "last"}}};
+}
+constexpr std::array<config::EnumName<DistBackend>, 3> enum_names(DistBackend) {
+  return {{{DistBackend::Auto, "auto"}, {DistBackend::Mpi, "mpi"}, {DistBackend::Nccl, "nccl"}}};
+}
+
+// The name a value has in the config ("stage1", "lora", ...), for messages,
+// metrics and checkpoint names.
+inline const char* to_string(StageKind kind) { return config::enum_name(kind); }
+inline const char* to_string(TrainableMode mode) { return config::enum_name(mode); }
+inline const char* to_string(LossScope scope) { return config::enum_name(scope); }
+inline const char* to_string(DistBackend backend) { return config::enum_name(backend); }
 
 struct RuntimeConfig {
   std::int64_t threads = 0;
@@ -45,7 +93,7 @@ struct ModelConfig {
   bool do_layer_norm_before = true;
   std::int64_t word_embed_proj_dim = 0;
   double rope_theta = 10000.0;
-  std::string trainable = "full";
+  TrainableMode trainable = TrainableMode::Full;
 
   bool from_scratch() const { return type.has_value(); }
   // The resolved values of the "0 = derived" keys.
@@ -71,7 +119,7 @@ struct ModelConfig {
     v.field("do_layer_norm_before", do_layer_norm_before, "opt only: pre-LN (false = post-LN, OPT-350M)");
     v.field("word_embed_proj_dim", word_embed_proj_dim, Range::at_least(0), "opt only: embedding width; 0 = hidden_size");
     v.field("rope_theta", rope_theta, Range::above(0), "llama only: RoPE base");
-    v.field("trainable", trainable, Choices{"full", "lora", "frozen"},
+    v.field("trainable", trainable,
             "what trains besides hmt.*: the whole backbone, only its LoRA adapters (needs lora.enabled), or "
             "nothing of it");
   }
@@ -98,7 +146,7 @@ struct HmtConfig {
   double sum_fraction = 0.5;
   RecallConfig recall;
 
-  // j of spec section 2: round(L * f), ties to even like Python's round.
+  // j of docs/hmt.md section 2: round(L * f), ties to even like Python's round.
   std::int64_t summary_tokens() const;
 
   template <class V>
@@ -224,8 +272,8 @@ struct ScheduleConfig {
   }
 };
 
-// One stage of train.stages (HMT_SPEC section 5): which stage it is comes
-// from its key (backbone, stage1, stage2).
+// One stage of train.stages (docs/hmt.md section 5): which stage it is comes
+// from its key (backbone, stage1, stage2; TrainConfig::stage).
 struct StageConfig {
   std::int64_t steps = 0;
   std::int64_t segments = 2;
@@ -293,9 +341,9 @@ struct CheckpointConfig {
 };
 
 struct TrainConfig {
-  std::string loss_scope = "all";
+  LossScope loss_scope = LossScope::All;
   BpttConfig bptt;
-  std::vector<std::string> stages = {"stage1", "stage2"};
+  std::vector<StageKind> stages = {StageKind::Stage1, StageKind::Stage2};
   std::int64_t batch_size = 2;
   std::int64_t grad_accum = 1;
   double clip_norm = 1.0;
@@ -308,16 +356,15 @@ struct TrainConfig {
   StageConfig stage1{/*steps=*/200, /*segments=*/2};
   StageConfig stage2{/*steps=*/500, /*segments=*/15};
 
-  // The section of a stage name of `stages`; throws on an unknown name.
-  const StageConfig& stage(const std::string& name) const;
+  // The section of a stage of `stages`.
+  const StageConfig& stage(StageKind kind) const;
 
   template <class V>
   void visit(V& v) {
-    using config::Choices, config::Range;
-    v.field("loss_scope", loss_scope, Choices{"all", "last"},
-            "mean NLL over every scored token, or over the last segment's only");
+    using config::Range;
+    v.field("loss_scope", loss_scope, "mean NLL over every scored token, or over the last segment's only");
     v.section("bptt", bptt, "backpropagation through segments");
-    v.field("stages", stages, Choices{"backbone", "stage1", "stage2"},
+    v.field("stages", stages,
             "stages run in this order: backbone (no memory), stage1 (recall off), stage2 (recall on)");
     v.field("batch_size", batch_size, Range::at_least(1), "B: samples per micro-batch on each rank");
     v.field("grad_accum", grad_accum, Range::at_least(1), "micro-batches per optimizer step");
@@ -337,15 +384,15 @@ struct TrainConfig {
 
 // Data parallel training over ranks (docs/distributed.md).
 struct DistConfig {
-  std::string backend = "auto";
+  DistBackend backend = DistBackend::Auto;
   double bucket_mb = 25.0;
   double timeout = 600.0;
   bool overlap = true;
 
   template <class V>
   void visit(V& v) {
-    using config::Range, config::Choices;
-    v.field("backend", backend, Choices{"auto", "mpi", "nccl"},
+    using config::Range;
+    v.field("backend", backend,
             "collectives when launched by mpirun/srun: auto = NCCL for CUDA tensors when built with it, else MPI");
     v.field("bucket_mb", bucket_mb, Range::above(0), "size of one flat gradient bucket (MiB)");
     v.field("timeout", timeout, Range::above(0),

@@ -23,9 +23,9 @@ std::string export_tokenizer(const fs::path& dir) {
   return "";
 }
 
-RunnerOptions::Memory mode_of(const HmtConfig& config) {
-  if (config.recall.enabled || config.num_sensory > 0) return RunnerOptions::Memory::Hmt;
-  return RunnerOptions::Memory::Rmt;
+MemoryMode mode_of(const HmtConfig& config) {
+  if (config.recall.enabled || config.num_sensory > 0) return MemoryMode::Hmt;
+  return MemoryMode::Rmt;
 }
 
 }  // namespace
@@ -53,12 +53,13 @@ EvalModel load_eval_model(const std::string& path, int64_t segment_length) {
     out.model = run.model;
     out.source = run.checkpoint_dir;
     out.kind = "checkpoint";
-    out.stage = run.config.train.stages.at(static_cast<size_t>(run.stage));
-    const bool backbone_stage = parse_stage_kind(out.stage) == StageKind::Backbone;
+    const StageKind stage = run.config.train.stages.at(static_cast<size_t>(run.stage));
+    out.stage = to_string(stage);
+    const bool backbone_stage = stage == StageKind::Backbone;
     out.hmt_trained = !backbone_stage;
     const std::string& tokenizer = run.config.tokenizer.path;
     if (!tokenizer.empty() && fs::exists(tokenizer)) out.tokenizer_path = tokenizer;
-    out.default_mode = backbone_stage ? RunnerOptions::Memory::None : mode_of(out.model->config());
+    out.default_mode = backbone_stage ? MemoryMode::None : mode_of(out.model->config());
     return out;
   }
   HMT_CHECK(fs::exists(dir / "config.json"),
@@ -75,12 +76,12 @@ EvalModel load_eval_model(const std::string& path, int64_t segment_length) {
   out.source = path;
   out.kind = "hf";
   out.tokenizer_path = export_tokenizer(dir);
-  out.default_mode = RunnerOptions::Memory::None;
+  out.default_mode = MemoryMode::None;
   return out;
 }
 
-void check_mode(const EvalModel& model, RunnerOptions::Memory mode) {
-  if (mode == RunnerOptions::Memory::None || model.hmt_trained) return;
+void check_mode(const EvalModel& model, MemoryMode mode) {
+  if (mode == MemoryMode::None || model.hmt_trained) return;
   fail("{}: mode {} needs trained hmt.* tensors, and this {} has none ({}); it can run mode backbone", model.source,
        memory_mode_name(mode), model.kind == "hf" ? "HF model directory" : "checkpoint",
        model.kind == "hf" ? "no hmt.safetensors" : "a backbone-stage checkpoint");

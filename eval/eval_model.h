@@ -8,7 +8,7 @@
 #include <string>
 
 #include "model/hmt_model.h"
-#include "trainer/segment_runner.h"
+#include "model/segment_runner.h"
 
 namespace hmt {
 
@@ -19,7 +19,7 @@ struct EvalModel {
   std::string stage;                // a checkpoint's stage (backbone, stage1, stage2); "" otherwise
   bool hmt_trained = false;         // the hmt.* tensors came from the files (not a backbone stage / HF dir)
   std::string tokenizer_path;       // the tokenizer the model was trained with; "" when unknown
-  RunnerOptions::Memory default_mode = RunnerOptions::Memory::Hmt;
+  MemoryMode default_mode = MemoryMode::Hmt;
 };
 
 // `segment_length` > 0 is required for a plain HF directory (its L) and
@@ -29,6 +29,6 @@ EvalModel load_eval_model(const std::string& path, int64_t segment_length = 0);
 
 // Throws when `mode` needs trained hmt.* tensors that `model` lacks, naming
 // the path and the mode it can run.
-void check_mode(const EvalModel& model, RunnerOptions::Memory mode);
+void check_mode(const EvalModel& model, MemoryMode mode);
 
 }  // namespace hmt

@@ -5,12 +5,12 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/peak_memory.h"
-#include "data/token_store.h"
-#include "data/tokenizer.h"
+#include "data/store/token_store.h"
+#include "data/tokenizers/tokenizer.h"
 #include "eval/eval_model.h"
 #include "eval/pubmedqa.h"
 #include "eval/recall_histogram.h"
-#include "data/token_stream.h"
+#include "data/store/token_stream.h"
 
 namespace hmt {
 namespace fs = std::filesystem;
@@ -69,7 +69,7 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   HMT_CHECK(store.vocab_size() <= vocab, "{}: prepared with a vocabulary of {} ids, more than the model's {} ({})",
             store.path(), store.vocab_size(), vocab, loaded.source);
 
-  std::vector<RunnerOptions::Memory> modes;
+  std::vector<MemoryMode> modes;
   for (const auto& name : request.modes) modes.push_back(parse_memory_mode(name));
   if (modes.empty()) modes.push_back(loaded.default_mode);
   for (auto mode : modes) check_mode(loaded, mode);
@@ -120,7 +120,7 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   for (auto mode : modes) {
     json entry = {{"mode", memory_mode_name(mode)}};
     RecallHistogram histogram;
-    const bool recalls = mode == RunnerOptions::Memory::Hmt && config.recall.enabled;
+    const bool recalls = mode == MemoryMode::Hmt && config.recall.enabled;
     if (!request.contexts.empty()) {
       ContextEvalOptions options{request.contexts, request.windows, request.batch, mode};
       json rows = json::array();

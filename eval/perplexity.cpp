@@ -16,7 +16,7 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-RunnerOptions runner_options(RunnerOptions::Memory mode, RecallHistogram* histogram) {
+RunnerOptions runner_options(MemoryMode mode, RecallHistogram* histogram) {
   RunnerOptions options;
   options.memory = mode;
   if (histogram != nullptr) options.trace = [histogram](const SegmentTrace& trace) { histogram->add(trace); };
@@ -64,7 +64,7 @@ std::vector<ContextPerplexity> context_perplexity(HmtModel& model, const TokenSt
   const auto contexts = rounded_contexts(options.contexts, L);
   const int64_t max_context = *std::max_element(contexts.begin(), contexts.end());
   const auto starts = scored_segment_starts(stream.size(), max_context, L, options.windows);
-  const bool segment_limited = options.mode == RunnerOptions::Memory::None;
+  const bool segment_limited = options.mode == MemoryMode::None;
   EvalScope scope(model);
 
   std::vector<ContextPerplexity> out;
@@ -90,7 +90,7 @@ std::vector<ContextPerplexity> context_perplexity(HmtModel& model, const TokenSt
       auto ids = torch::empty({rows, run_context + L}, torch::kLong);
       for (int64_t r = 0; r < rows; ++r)
         stream.read(starts[first + static_cast<size_t>(r)] - run_context, run_context + L, ids[r].data_ptr<int64_t>());
-      DocumentRun run = run_segments(model, ids, /*mask=*/{}, /*score_mask=*/{}, runner);
+      BatchNll run = run_segments(model, ids, /*mask=*/{}, /*score_mask=*/{}, runner);
       const SegmentNll& scored = run.segments.back();
       result.tokens += scored.tokens;
       result.nll_sum += scored.nll_sum;
@@ -130,7 +130,7 @@ DocumentPerplexity document_perplexity(HmtModel& model, const DocumentView& docu
     if (length < 2) continue;  // nothing to score
     auto ids = torch::empty({1, length}, torch::kLong);
     documents.read(d, /*begin=*/0, length, ids.data_ptr<int64_t>());
-    DocumentRun run = run_segments(model, ids, /*mask=*/{}, /*score_mask=*/{}, runner);
+    BatchNll run = run_segments(model, ids, /*mask=*/{}, /*score_mask=*/{}, runner);
     result.documents += 1;
     result.input_tokens += length;
     result.tokens += run.tokens;

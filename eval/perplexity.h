@@ -1,6 +1,6 @@
 #pragma once
-// Perplexity over long documents (HMT_SPEC section 9), in any of the three
-// modes of RunnerOptions::Memory, under eval mode and without gradients.
+// Perplexity over long documents (docs/hmt.md section 9), in any of the three
+// modes of MemoryMode, under eval mode and without gradients.
 //
 // PPL at context X: a scored segment of L tokens starting at stream offset p
 // is run as the window [p - X, p + L) segment by segment (so the model has
@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
-#include "data/transforms.h"
+#include "data/store/transforms.h"
 #include "eval/recall_histogram.h"
-#include "data/token_stream.h"
+#include "data/store/token_stream.h"
 #include "model/hmt_model.h"
-#include "trainer/segment_runner.h"
+#include "model/segment_runner.h"
 
 namespace hmt {
 
@@ -39,7 +39,7 @@ struct ContextEvalOptions {
   std::vector<int64_t> contexts;  // X in tokens, before rounding
   int64_t windows = 32;           // scored segments (the same at every X)
   int64_t batch = 4;              // windows per forward
-  RunnerOptions::Memory mode = RunnerOptions::Memory::Hmt;
+  MemoryMode mode = MemoryMode::Hmt;
 };
 
 struct ContextPerplexity {
@@ -72,7 +72,7 @@ std::vector<ContextPerplexity> context_perplexity(HmtModel& model, const TokenSt
 struct DocumentEvalOptions {
   int64_t max_documents = 0;  // 0 = all
   int64_t max_tokens = 0;     // per document: its first max_tokens; 0 = whole
-  RunnerOptions::Memory mode = RunnerOptions::Memory::Hmt;
+  MemoryMode mode = MemoryMode::Hmt;
 };
 
 struct DocumentPerplexity {

@@ -71,7 +71,7 @@ QaEvaluation qa_evaluation(HmtModel& model, const TokenSplit& split, const QaEva
     std::vector<Row> rows;
     for (const auto& sample : samples) rows.push_back({sample.ids, sample.answer_start});
     auto batch = pad_left(rows);
-    DocumentRun run = run_segments(model, batch.ids, batch.mask, batch.score, long_runner);
+    BatchNll run = run_segments(model, batch.ids, batch.mask, batch.score, long_runner);
     result.samples += static_cast<int64_t>(samples.size());
     result.answer_tokens += run.tokens;
     result.nll_sum += run.nll_sum.item<double>();
@@ -92,7 +92,7 @@ QaEvaluation qa_evaluation(HmtModel& model, const TokenSplit& split, const QaEva
     }
     if (!choices.empty()) {
       auto choice_batch = pad_left(choices);
-      DocumentRun scored = run_segments(model, choice_batch.ids, choice_batch.mask, choice_batch.score, choice_runner);
+      BatchNll scored = run_segments(model, choice_batch.ids, choice_batch.mask, choice_batch.score, choice_runner);
       auto nll = scored.row_nll_sum.accessor<double, 1>();
       for (size_t i = 0; i < labels.size(); ++i) {
         int best = 0;

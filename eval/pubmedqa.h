@@ -1,5 +1,5 @@
 #pragma once
-// PubMedQA evaluation (HMT_SPEC section 7) on a prepared QA split: each
+// PubMedQA evaluation (docs/hmt.md section 7) on a prepared QA split: each
 // sample `context question answer` runs segment by segment in the given
 // mode and only its answer tokens are scored (long-answer PPL); for the
 // short answer, `context question c` is scored for c in yes / no / maybe and
@@ -8,7 +8,7 @@
 #include <array>
 #include <cstdint>
 
-#include "data/token_store.h"
+#include "data/store/token_store.h"
 #include "eval/perplexity.h"
 
 namespace hmt {
@@ -16,7 +16,7 @@ namespace hmt {
 struct QaEvalOptions {
   int64_t batch = 4;        // samples per forward (left-padded)
   int64_t max_samples = 0;  // 0 = all
-  RunnerOptions::Memory mode = RunnerOptions::Memory::Hmt;
+  MemoryMode mode = MemoryMode::Hmt;
 };
 
 struct QaEvaluation {

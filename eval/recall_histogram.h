@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "trainer/segment_runner.h"
+#include "model/segment_runner.h"
 
 namespace hmt {
 

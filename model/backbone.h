@@ -1,5 +1,5 @@
 #pragma once
-// The decoder-only LM that HMT wraps (HMT_SPEC section 1). One interface for
+// The decoder-only LM that HMT wraps (docs/hmt.md section 1). One interface for
 // the llama, gpt2 and opt families; module names equal the HuggingFace
 // parameter names, so named_parameters() is the safetensors key set.
 #include <torch/torch.h>

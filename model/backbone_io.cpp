@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "core/atomic_file.h"
 #include "model/backbone.h"
 #include "model/backbone_families.h"
@@ -48,8 +49,6 @@ bool is_stale_buffer(const std::string& name) {
   return ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias") ||
          ends_with(name, "rotary_emb.inv_freq");
 }
-
-std::string shape_string(torch::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 // Up to `limit` problems of one kind, then a count, so that a wrong-family
 // checkpoint gives a readable message instead of hundreds of lines.
@@ -111,7 +110,7 @@ std::shared_ptr<Backbone> load_backbone(const std::string& dir_name, torch::Dtyp
         tied_head = name;
         continue;
       }
-      unexpected.push_back(fmt::format("unexpected tensor \"{}\" {}", name, shape_string(reader.entry(name).shape)));
+      unexpected.push_back(fmt::format("unexpected tensor \"{}\" {}", name, shape_text(reader.entry(name).shape)));
       continue;
     }
     auto [it, inserted] = source_of.emplace(target, name);
@@ -121,13 +120,13 @@ std::shared_ptr<Backbone> load_backbone(const std::string& dir_name, torch::Dtyp
   for (const auto& [name, param] : params) {
     auto it = source_of.find(name);
     if (it == source_of.end()) {
-      missing.push_back(fmt::format("missing tensor \"{}\" (expected shape {})", name, shape_string(param.sizes())));
+      missing.push_back(fmt::format("missing tensor \"{}\" (expected shape {})", name, shape_text(param.sizes())));
       continue;
     }
     const auto& shape = reader.entry(it->second).shape;
     if (param.sizes() != torch::IntArrayRef(shape))
       mismatched.push_back(fmt::format("shape mismatch for \"{}\": model expects {}, file has {}", it->second,
-                                       shape_string(param.sizes()), shape_string(shape)));
+                                       shape_text(param.sizes()), shape_text(shape)));
   }
   if (!unexpected.empty() || !missing.empty() || !mismatched.empty())
     fail("{}: does not match the {} model described by {}:{}{}{}", source, config.model_type,

@@ -8,6 +8,9 @@
 #include "model/layers.h"
 
 namespace hmt {
+// Named, not anonymous: in a unity batch the families' Attention and
+// DecoderLayer must not meet.
+namespace gpt2_impl {
 namespace {
 
 using layers::Conv1D;
@@ -165,7 +168,8 @@ class Gpt2 : public Backbone {
 };
 
 }  // namespace
+}  // namespace gpt2_impl
 
-std::shared_ptr<Backbone> make_gpt2(const BackboneConfig& config) { return std::make_shared<Gpt2>(config); }
+std::shared_ptr<Backbone> make_gpt2(const BackboneConfig& config) { return std::make_shared<gpt2_impl::Gpt2>(config); }
 
 }  // namespace hmt

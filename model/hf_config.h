@@ -1,6 +1,6 @@
 #pragma once
 // The backbone's HuggingFace config.json, parsed into one typed struct for
-// the three families (HMT_SPEC section 1). Keys we do not model are kept in
+// the three families (docs/hmt.md section 1). Keys we do not model are kept in
 // `raw` so that saving writes back what was loaded.
 #include <cstdint>
 #include <string>

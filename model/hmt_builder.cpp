@@ -19,7 +19,7 @@ std::shared_ptr<HmtModel> build_hmt_model(const ExperimentConfig& config) {
   backbone->to(device);
   auto model = std::make_shared<HmtModel>(backbone, config.hmt);
   if (config.lora.enabled) attach_lora(model->backbone(), config.lora);
-  apply_trainable(*model, parse_trainable_mode(config.model.trainable));
+  apply_trainable(*model, config.model.trainable);
   model->train();
   return model;
 }

@@ -1,9 +1,5 @@
 #include "model/hmt_export.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +12,8 @@
 #include "core/atomic_file.h"
 #include "core/config_schema.h"
 #include "core/error.h"
+#include "core/staging_dir.h"
+#include "core/shape_text.h"
 #include "model/lora.h"
 #include "model/safetensors.h"
 
@@ -27,8 +25,6 @@ namespace {
 constexpr const char* kHmtConfigFile = "hmt_config.json";
 constexpr const char* kHmtTensorsFile = "hmt.safetensors";
 
-std::string shape_string(torch::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
-
 std::string read_all(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot read", path.string());
@@ -36,36 +32,6 @@ std::string read_all(const fs::path& path) {
   text << in.rdbuf();
   return text.str();
 }
-
-void fsync_directory(const fs::path& dir) {
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
-// Removes the staging directory unless it was published whole.
-class StagingDir {
- public:
-  explicit StagingDir(const fs::path& target) {
-    std::string pattern = target.string() + ".partial-XXXXXX";
-    std::vector<char> name(pattern.begin(), pattern.end());
-    name.push_back('\0');
-    if (::mkdtemp(name.data()) == nullptr)
-      fail("{}: cannot create staging directory {}: {}", target.string(), pattern, std::strerror(errno));
-    path_ = name.data();
-  }
-  ~StagingDir() {
-    std::error_code ec;
-    if (!released_) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  void release() { released_ = true; }
-
- private:
-  fs::path path_;
-  bool released_ = false;
-};
 
 void rename_or_fail(const fs::path& from, const fs::path& to) {
   if (std::rename(from.c_str(), to.c_str()) != 0)
@@ -130,7 +96,7 @@ void save_export(HmtModel& model, const std::string& dir_name, const std::string
   fs::create_directories(parent, ec);
   if (ec) fail("{}: cannot create directory: {}", parent.string(), ec.message());
 
-  StagingDir staging(dir);
+  StagingDir staging(dir.string() + ".partial-XXXXXX");
   // Spec section 8: model.safetensors is the backbone with LoRA merged; the
   // live model keeps its adapters.
   if (lora_module_names(model.backbone()).empty())
@@ -147,9 +113,7 @@ void save_export(HmtModel& model, const std::string& dir_name, const std::string
     write_file_atomically((staging.path() / tokenizer_name).string(), read_all(tokenizer_path));
 
   if (!fs::exists(dir)) {
-    rename_or_fail(staging.path(), dir);
-    staging.release();
-    fsync_directory(parent);
+    staging.publish(dir);
     return;
   }
   // An existing directory (re-export): each file replaces its old version
@@ -202,7 +166,7 @@ std::shared_ptr<HmtModel> load_hmt_export(const std::string& dir_name) {
     HMT_CHECK(file.contains(name), "{}: missing tensor \"{}\" {}", tensors_path.string(), name, recall_state);
     const auto& shape = file.entry(name).shape;
     HMT_CHECK(tensor.sizes() == torch::IntArrayRef(shape), "{}: shape mismatch for \"{}\": model expects {}, file has {}",
-              tensors_path.string(), name, shape_string(tensor.sizes()), shape_string(shape));
+              tensors_path.string(), name, shape_text(tensor.sizes()), shape_text(shape));
     loaded.emplace_back(name, file.get(name, tensor.scalar_type()));
   }
   model->load_hmt_tensors(loaded, tensors_path.string());

@@ -1,5 +1,5 @@
 #pragma once
-// The HMT export directory (HMT_SPEC section 8): what `hmt score` and other
+// The HMT export directory (docs/hmt.md section 8): what `hmt score` and other
 // tools read. A plain HF model directory plus the memory parameters:
 //   config.json        HF backbone config
 //   model.safetensors  backbone, HF tensor names (LoRA merged)

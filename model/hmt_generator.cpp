@@ -10,12 +10,9 @@ HmtGenerator::HmtGenerator(HmtModel& model, Mode mode)
     : model_(model),
       mode_(mode),
       length_(model.config().segment_length),
-      // run_segments carries min(k, L): a previous segment has no more.
-      sensory_(std::min(model.config().num_sensory, model.config().segment_length)),
       summary_(model.config().summary_tokens()),
-      context_(model.config().recall.context),
-      recall_(model.config().recall.enabled),
-      device_(model.memory_init().device()) {
+      device_(model.memory_init().device()),
+      recurrence_(model, MemoryMode::Hmt, /*batch=*/1) {
   HMT_CHECK(!model.is_training(), "HmtGenerator: the model must be in eval mode (dropout off)");
 }
 
@@ -33,13 +30,12 @@ void HmtGenerator::check_ids(const std::vector<int64_t>& ids) const {
 SegmentTokens HmtGenerator::segment_tokens(const std::vector<int64_t>& ids) const {
   SegmentTokens tokens;
   tokens.ids = id_tensor(ids);
-  tokens.sensory_ids = sensory_ids_;
+  tokens.sensory_ids = recurrence_.sensory_ids();
   return tokens;
 }
 
 void HmtGenerator::open_segment(const std::vector<int64_t>& known) {
-  const bool first = !previous_memory_.defined();
-  if (recall_ && !cache_.empty()) {
+  recurrence_.open([&] {
     // The summary reads the segment's own first j tokens when they are
     // known; a segment opened by a generated token reads the newest j tokens
     // seen instead (the previous segment is full, so it holds them).
@@ -52,15 +48,8 @@ void HmtGenerator::open_segment(const std::vector<int64_t>& known) {
     }
     SegmentTokens summary_tokens;
     summary_tokens.ids = id_tensor(summary_ids);
-    auto summary = model_.summary_pass(summary_tokens);
-    std::vector<torch::Tensor> entries(cache_.begin(), cache_.end());
-    memory_ = model_.recall(summary, torch::stack(entries, /*dim=*/1));
-  } else {
-    memory_ = first ? model_.memory_init() : previous_memory_;
-  }
-  const int64_t carried = first ? 0 : std::min<int64_t>(sensory_, previous_.size());
-  sensory_ids_ = carried > 0 ? id_tensor(std::vector<int64_t>(previous_.end() - carried, previous_.end()))
-                             : torch::Tensor();
+    return model_.summary_pass(summary_tokens);
+  });
   kv_.clear();
 }
 
@@ -69,26 +58,21 @@ torch::Tensor HmtGenerator::extend_segment(const std::vector<int64_t>& chunk) {
   current_.insert(current_.end(), chunk.begin(), chunk.end());
   tokens_ += count;
   if (mode_ == Mode::Recompute) {
-    auto pass = model_.segment_pass(memory_, segment_tokens(current_));
+    auto pass = model_.segment_pass(recurrence_.memory(), segment_tokens(current_));
     return pass.content_logits[0].narrow(/*dim=*/0, pass.content_logits.size(1) - count, count);
   }
-  // The open segment's positions, in the order of Z_n without its trailing
-  // memory slot: [m_n ; embed(s_n) ; embed(H_n)]. The first chunk of a
-  // segment carries m_n and s_n in front of it.
+  // The first chunk of a segment opens Z_n (without its trailing memory
+  // slot); later chunks continue it in the key/value cache.
   auto& backbone = model_.backbone();
-  torch::Tensor embeds;
-  if (kv_.empty()) {
-    auto ids = sensory_ids_.defined() ? torch::cat({sensory_ids_, id_tensor(chunk)}, /*dim=*/1) : id_tensor(chunk);
-    embeds = torch::cat({memory_.unsqueeze(1), backbone.embed(ids)}, /*dim=*/1);
-  } else {
-    embeds = backbone.embed(id_tensor(chunk));
-  }
+  auto embeds = kv_.empty() ? model_.segment_inputs(recurrence_.memory(), segment_tokens(chunk),
+                                                    /*trailing_slot=*/false).embeds
+                            : backbone.embed(id_tensor(chunk));
   auto out = backbone.forward_cached(embeds, kv_);
   return out.logits[0].narrow(/*dim=*/0, out.logits.size(1) - count, count);
 }
 
 torch::Tensor HmtGenerator::full_segment(const std::vector<int64_t>& ids) {
-  auto pass = model_.segment_pass(memory_, segment_tokens(ids));
+  auto pass = model_.segment_pass(recurrence_.memory(), segment_tokens(ids));
   current_ = ids;
   tokens_ += static_cast<int64_t>(ids.size());
   finish_segment(pass.memory_out);
@@ -98,24 +82,20 @@ torch::Tensor HmtGenerator::full_segment(const std::vector<int64_t>& ids) {
 void HmtGenerator::close_segment() {
   torch::Tensor memory_out;
   if (mode_ == Mode::Recompute) {
-    memory_out = model_.segment_pass(memory_, segment_tokens(current_)).memory_out;
+    memory_out = model_.segment_pass(recurrence_.memory(), segment_tokens(current_)).memory_out;
   } else {
     // Z_n's trailing memory slot, after the L content positions.
-    memory_out = model_.backbone().forward_cached(memory_.unsqueeze(1), kv_).last_hidden.select(/*dim=*/1, -1);
+    memory_out =
+        model_.backbone().forward_cached(recurrence_.memory().unsqueeze(1), kv_).last_hidden.select(/*dim=*/1, -1);
   }
   finish_segment(memory_out);
 }
 
 void HmtGenerator::finish_segment(const torch::Tensor& memory_out) {
-  previous_memory_ = memory_out;
-  cache_.push_back(memory_out);
-  while (static_cast<int64_t>(cache_.size()) > context_) cache_.pop_front();
+  recurrence_.close(memory_out, id_tensor(current_), /*mask=*/{});
   previous_ = std::move(current_);
   current_.clear();
-  memory_ = torch::Tensor();
   kv_.clear();
-  ++closed_;
-  ++segment_;
 }
 
 torch::Tensor HmtGenerator::feed(const std::vector<int64_t>& ids, const RowsCallback& rows) {
@@ -129,7 +109,7 @@ torch::Tensor HmtGenerator::feed(const std::vector<int64_t>& ids, const RowsCall
     const int64_t rest = static_cast<int64_t>(ids.size() - pos);
     std::vector<int64_t> head(ids.begin() + pos, ids.begin() + pos + std::min(rest, length_ - open_tokens()));
     torch::Tensor logits;
-    if (!memory_.defined()) {
+    if (!recurrence_.is_open()) {
       open_segment(head);
       // A segment these ids fill with more after it: one pass, as training does.
       logits = rest > length_ ? full_segment(head) : extend_segment(head);
@@ -148,7 +128,7 @@ torch::Tensor HmtGenerator::append_generated(int64_t id) {
   HMT_CHECK(tokens_ > 0, "generate: feed a prompt before appending generated tokens");
   torch::NoGradGuard no_grad;
   if (open_tokens() == length_) close_segment();
-  if (!memory_.defined()) open_segment(/*known=*/{});
+  if (!recurrence_.is_open()) open_segment(/*known=*/{});
   return extend_segment({id})[-1];
 }
 

@@ -1,12 +1,14 @@
 #pragma once
 // Autoregressive HMT inference over one document (batch 1): reads a prompt
 // and appends generated tokens segment by segment, with the memory of
-// HMT_SPEC section 3 (docs/generation.md).
+// docs/hmt.md section 3 (docs/generation.md). The recurrence itself (m_n,
+// sensory tokens, recall cache) is the MemoryRecurrence that run_segments
+// drives; this class adds the key/value cache and the cutting of fed tokens.
 //
 // Segments. Tokens are cut into segments of L content tokens from the first
 // prompt token on, exactly as run_segments cuts a document. A segment that
 // the tokens fed in one call fill and overrun is read in one segment pass
-// (Z_n = [m_n ; embed(s_n) ; embed(H_n) ; m_n], spec step 3). The segment
+// (Z_n = [m_n ; embed(s_n) ; embed(H_n) ; m_n], docs/hmt.md 3.3). The segment
 // holding the newest token stays open: its tokens so far, after m_n and the
 // sensory tokens s_n, sit in a key/value cache, each new token costs one
 // position, and the content logit row of the newest token is the next-token
@@ -36,12 +38,12 @@
 #include <torch/torch.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <vector>
 
 #include "model/hmt_model.h"
 #include "model/kv_cache.h"
+#include "model/memory_recurrence.h"
 
 namespace hmt {
 
@@ -66,15 +68,15 @@ class HmtGenerator {
   torch::Tensor append_generated(int64_t id);
 
   int64_t tokens() const { return tokens_; }                  // fed + generated so far
-  int64_t segment() const { return segment_; }                // n of the segment the newest token is in
-  int64_t closed_segments() const { return closed_; }         // M_n computed for segments 0..closed-1
+  int64_t segment() const { return recurrence_.segment(); }         // n of the segment the newest token is in
+  int64_t closed_segments() const { return recurrence_.segment(); }  // M_n computed for segments 0..closed-1
   int64_t open_tokens() const { return static_cast<int64_t>(current_.size()); }  // |H_n so far|
-  const torch::Tensor& segment_memory() const { return memory_; }  // m_n of the open segment, [1, d]
-  const std::deque<torch::Tensor>& recall_cache() const { return cache_; }  // M_i, [1, d] each, oldest first
+  const torch::Tensor& segment_memory() const { return recurrence_.memory(); }  // m_n of the open segment, [1, d]
+  const RecallCache& recall_cache() const { return recurrence_.cache(); }  // M_i, [1, d] each, oldest first
   const KvCache& kv_cache() const { return kv_; }
 
  private:
-  // m_n and s_n of segment `segment_` from the state left by segment n - 1.
+  // Opens segment n in the recurrence (m_n, s_n) and starts its key/value cache.
   // `known` = the segment's first tokens when the caller knows them.
   void open_segment(const std::vector<int64_t>& known);
   // Runs `chunk` (continuing the open segment) and returns its content
@@ -92,18 +94,14 @@ class HmtGenerator {
 
   HmtModel& model_;
   Mode mode_;
-  int64_t length_, sensory_, summary_, context_;
-  bool recall_;
+  int64_t length_, summary_;
   torch::Device device_;
 
-  std::deque<torch::Tensor> cache_;  // recall cache C: newest N memory embeddings
-  torch::Tensor previous_memory_;    // M_{n-1}; undefined while n = 0
-  std::vector<int64_t> previous_;    // H_{n-1}
-  std::vector<int64_t> current_;     // H_n so far
-  torch::Tensor memory_;             // m_n; undefined until the segment opens
-  torch::Tensor sensory_ids_;        // s_n, [1, k'] (k' = 0 for n = 0)
-  KvCache kv_;                       // Mode::Cached: [m_n ; s_n ; H_n so far]
-  int64_t segment_ = 0, closed_ = 0, tokens_ = 0;
+  MemoryRecurrence recurrence_;    // m_n, s_n, the recall cache
+  std::vector<int64_t> previous_;  // H_{n-1}, for the summary of a segment a generated token opens
+  std::vector<int64_t> current_;   // H_n so far
+  KvCache kv_;                     // Mode::Cached: [m_n ; s_n ; H_n so far]
+  int64_t tokens_ = 0;
 };
 
 }  // namespace hmt

@@ -5,15 +5,10 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 
 namespace hmt {
 namespace {
-
-std::string shape_text(const torch::Tensor& t) {
-  std::string out = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) out += (i ? ", " : "") + std::to_string(t.size(i));
-  return out + "]";
-}
 
 // [B, T] mask of ones for the parts given without one, so that a concatenated
 // mask exists whenever any part has padding.
@@ -96,7 +91,7 @@ void HmtModel::load_hmt_tensors(const std::vector<std::pair<std::string, torch::
               "hmt.recall.wq.weight, hmt.recall.wk.weight)", source, name);
     HMT_CHECK(given.insert(name).second, "{}: tensor {} given twice", source, name);
     HMT_CHECK(value.sizes() == target->sizes(), "{}: tensor {} has shape {}, expected {}", source, name,
-              shape_text(value), shape_text(*target));
+              shape_text(value.sizes()), shape_text(target->sizes()));
   }
   for (const auto& [name, param] : hmt_tensors())
     HMT_CHECK(given.count(name), "{}: missing tensor {}", source, name);
@@ -108,27 +103,28 @@ void HmtModel::load_hmt_tensors(const std::vector<std::pair<std::string, torch::
 
 torch::Tensor HmtModel::memory_init() { return params_->memory; }
 
-SegmentPass HmtModel::segment_pass(const torch::Tensor& memory, const SegmentTokens& tokens) {
-  HMT_CHECK(tokens.ids.dim() == 2, "segment_pass: ids must be [B, Ln], got {}", shape_text(tokens.ids));
+SegmentInputs HmtModel::segment_inputs(const torch::Tensor& memory, const SegmentTokens& tokens, bool trailing_slot) {
+  HMT_CHECK(tokens.ids.dim() == 2, "segment_pass: ids must be [B, Ln], got {}", shape_text(tokens.ids.sizes()));
   const int64_t batch = tokens.ids.size(0), length = tokens.ids.size(1);
   const bool slots = memory.defined();
   HMT_CHECK(!slots || (memory.dim() == 2 && memory.size(0) == batch && memory.size(1) == backbone_->embed_dim()),
-            "segment_pass: memory must be [{}, {}], got {}", batch, backbone_->embed_dim(), shape_text(memory));
+            "segment_pass: memory must be [{}, {}], got {}", batch, backbone_->embed_dim(), shape_text(memory.sizes()));
   const bool has_sensory = tokens.sensory_ids.defined() && tokens.sensory_ids.size(1) > 0;
   const int64_t k = has_sensory ? tokens.sensory_ids.size(1) : 0;
-  const int64_t lead = slots ? 1 : 0;  // rows before the sensory tokens
+  const bool trailing = slots && trailing_slot;
 
   // One lookup for sensory and content ids: each embedding backward writes a
   // dense [V, d] gradient, so one call per pass instead of two halves that.
   auto ids = has_sensory ? torch::cat({tokens.sensory_ids, tokens.ids}, /*dim=*/1) : tokens.ids;
   auto embedded = backbone_->embed(ids);
-  torch::Tensor z = embedded;
+  SegmentInputs in;
+  in.content_start = (slots ? 1 : 0) + k;
+  in.embeds = embedded;
   if (slots) {
     auto m = memory.unsqueeze(1);
-    z = torch::cat({m, embedded, m}, /*dim=*/1);
+    in.embeds = trailing ? torch::cat({m, embedded, m}, /*dim=*/1) : torch::cat({m, embedded}, /*dim=*/1);
   }
 
-  torch::Tensor mask;
   const bool sensory_masked = has_sensory && tokens.sensory_mask.defined();
   if (tokens.mask.defined() || sensory_masked) {
     auto one = ones_mask(batch, 1, tokens.ids);
@@ -136,13 +132,18 @@ SegmentPass HmtModel::segment_pass(const torch::Tensor& memory, const SegmentTok
     if (slots) masks.push_back(one);
     if (has_sensory) masks.push_back(sensory_masked ? as_long(tokens.sensory_mask) : ones_mask(batch, k, tokens.ids));
     masks.push_back(tokens.mask.defined() ? as_long(tokens.mask) : ones_mask(batch, length, tokens.ids));
-    if (slots) masks.push_back(one);
-    mask = torch::cat(masks, /*dim=*/1);
+    if (trailing) masks.push_back(one);
+    in.mask = torch::cat(masks, /*dim=*/1);
   }
-  auto out = backbone_->forward(z, mask);
+  return in;
+}
+
+SegmentPass HmtModel::segment_pass(const torch::Tensor& memory, const SegmentTokens& tokens) {
+  auto in = segment_inputs(memory, tokens, /*trailing_slot=*/true);
+  auto out = backbone_->forward(in.embeds, in.mask);
   SegmentPass pass;
-  pass.content_logits = out.logits.narrow(/*dim=*/1, /*start=*/lead + k, /*length=*/length);
-  if (slots) pass.memory_out = out.last_hidden.select(/*dim=*/1, /*index=*/-1);
+  pass.content_logits = out.logits.narrow(/*dim=*/1, /*start=*/in.content_start, /*length=*/tokens.ids.size(1));
+  if (memory.defined()) pass.memory_out = out.last_hidden.select(/*dim=*/1, /*index=*/-1);
   return pass;
 }
 
@@ -162,11 +163,11 @@ torch::Tensor HmtModel::summary_pass(const SegmentTokens& tokens) {
 torch::Tensor HmtModel::recall(const torch::Tensor& summary, const torch::Tensor& cache,
                                const torch::Tensor& cache_mask) {
   HMT_CHECK(cache.dim() == 3 && cache.size(0) == summary.size(0) && cache.size(1) >= 1,
-            "recall: cache must be [B, N', d] with N' >= 1, got {}", shape_text(cache));
+            "recall: cache must be [B, N', d] with N' >= 1, got {}", shape_text(cache.sizes()));
   auto query = params_->wq->forward(summary);                  // [B, h]
   auto keys = params_->wk->forward(cache);                     // [B, N', h]
   auto scores = torch::matmul(keys, query.unsqueeze(-1)).squeeze(-1);  // [B, N']
-  // Always sqrt(h); the official code divides by h for large models (spec 6).
+  // Always sqrt(h); the official code divides by h for large models (docs/hmt.md section 6).
   scores = scores / std::sqrt(static_cast<double>(config_.recall.hidden_dim));
   if (cache_mask.defined()) {
     // A finite fill keeps a row without valid entries finite (uniform weights,

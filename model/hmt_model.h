@@ -1,7 +1,8 @@
 #pragma once
-// The HMT wrapper around a backbone (HMT_SPEC sections 2-3): the hmt.*
+// The HMT wrapper around a backbone (docs/hmt.md sections 2-3): the hmt.*
 // parameters and the three computations a segment needs. The recurrence over
-// segments (cache, truncation, checkpointing) lives in trainer/segment_runner.
+// segments (memory, sensory tokens, recall cache, truncation) lives in
+// model/memory_recurrence.
 #include <torch/torch.h>
 
 #include <memory>
@@ -30,6 +31,14 @@ struct SegmentTokens {
   torch::Tensor sensory_mask;  // [B, k'] or undefined
 };
 
+// Z_n as the backbone reads it: [m ; embed(sensory) ; embed(ids) ; m]
+// (docs/hmt.md 3.3), with its attention mask.
+struct SegmentInputs {
+  torch::Tensor embeds;       // [B, P, d]
+  torch::Tensor mask;         // [B, P] int64 1 = real; undefined when nothing is padded
+  int64_t content_start = 0;  // the position of ids[:, 0]: 1 + k' with memory slots, k' without
+};
+
 struct SegmentPass {
   torch::Tensor content_logits;  // [B, Ln, V]: rows [1+k', 1+k'+Ln) of the pass (G_n)
   torch::Tensor memory_out;      // [B, d]: last_hidden at the last position (M_n)
@@ -52,7 +61,7 @@ class HmtModel : public torch::nn::Module {
   void set_recall_enabled(bool enabled) { config_.recall.enabled = enabled; }
 
   // The hmt.* tensors by their spec names. Recall tensors (summary_prompt,
-  // recall.*) are included only when recall is enabled (spec section 8).
+  // recall.*) are included only when recall is enabled (docs/hmt.md section 8).
   std::vector<std::pair<std::string, torch::Tensor>> hmt_tensors() const;
   // Copies tensors by spec name into the hmt.* parameters; errors name a
   // missing/unknown tensor or a shape mismatch, and `source` (a file).
@@ -67,6 +76,10 @@ class HmtModel : public torch::nn::Module {
   // the segment-limited backbone of `hmt eval --mode backbone`); memory_out
   // is then undefined.
   SegmentPass segment_pass(const torch::Tensor& memory /*[B, d]*/, const SegmentTokens& tokens);
+  // The inputs of segment_pass; without `trailing_slot` Z_n stops after the
+  // content (the generator's key/value cache appends the slot when the
+  // segment closes).
+  SegmentInputs segment_inputs(const torch::Tensor& memory, const SegmentTokens& tokens, bool trailing_slot);
   // Representation extraction S_n: last_hidden of [T ; embed(ids[:, :j]) ; T]
   // at the last position, [B, d] (j = config().summary_tokens()).
   torch::Tensor summary_pass(const SegmentTokens& tokens);

@@ -9,6 +9,9 @@
 #include "model/layers.h"
 
 namespace hmt {
+// Named, not anonymous: in a unity batch the families' Attention and
+// DecoderLayer must not meet.
+namespace llama_impl {
 namespace {
 
 using layers::Linear;
@@ -182,7 +185,8 @@ class Llama : public Backbone {
 };
 
 }  // namespace
+}  // namespace llama_impl
 
-std::shared_ptr<Backbone> make_llama(const BackboneConfig& config) { return std::make_shared<Llama>(config); }
+std::shared_ptr<Backbone> make_llama(const BackboneConfig& config) { return std::make_shared<llama_impl::Llama>(config); }
 
 }  // namespace hmt

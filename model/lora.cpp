@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "model/layers.h"
 #include "model/safetensors.h"
 
@@ -164,8 +165,8 @@ void load_lora_adapters(Backbone& backbone, const std::string& path) {
     }
     const auto& shape = file.entry(name).shape;
     if (param.sizes() != torch::IntArrayRef(shape))
-      problems.push_back(fmt::format("shape mismatch for \"{}\": model [{}], file [{}]", name,
-                                     fmt::join(param.sizes(), ", "), fmt::join(shape, ", ")));
+      problems.push_back(fmt::format("shape mismatch for \"{}\": model {}, file {}", name,
+                                     shape_text(param.sizes()), shape_text(shape)));
   }
   // The scaling is not a tensor; a file trained with another alpha would
   // silently compute a different update.

@@ -9,6 +9,9 @@
 #include "model/layers.h"
 
 namespace hmt {
+// Named, not anonymous: in a unity batch the families' Attention and
+// DecoderLayer must not meet.
+namespace opt_impl {
 namespace {
 
 using layers::LayerNorm;
@@ -198,7 +201,8 @@ class Opt : public Backbone {
 };
 
 }  // namespace
+}  // namespace opt_impl
 
-std::shared_ptr<Backbone> make_opt(const BackboneConfig& config) { return std::make_shared<Opt>(config); }
+std::shared_ptr<Backbone> make_opt(const BackboneConfig& config) { return std::make_shared<opt_impl::Opt>(config); }
 
 }  // namespace hmt

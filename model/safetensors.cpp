@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "core/atomic_file.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -52,10 +53,6 @@ const DtypeName& find_dtype(torch::Dtype dtype) {
   for (const auto& d : kDtypes)
     if (d.dtype == dtype) return d;
   fail("safetensors: no safetensors dtype for torch dtype {}", std::string(c10::toString(dtype)));
-}
-
-std::string shape_string(const std::vector<int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
 }  // namespace
@@ -158,7 +155,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path), mapping
                       buffer_size));
     const uint64_t expected = numel * torch::elementSize(entry.dtype);
     if (expected != entry.end - entry.begin)
-      bad(fmt::format("shape {} of {} needs {} bytes but data_offsets [{}, {}] hold {}", shape_string(entry.shape),
+      bad(fmt::format("shape {} of {} needs {} bytes but data_offsets [{}, {}] hold {}", shape_text(entry.shape),
                       d->name, expected, entry.begin, entry.end, entry.end - entry.begin));
     entries_.emplace(name, std::move(entry));
   }

@@ -13,13 +13,6 @@ bool is_lora(const std::string& name) { return name.find(".lora_") != std::strin
 
 }  // namespace
 
-TrainableMode parse_trainable_mode(const std::string& name) {
-  if (name == "full") return TrainableMode::Full;
-  if (name == "lora") return TrainableMode::Lora;
-  if (name == "frozen") return TrainableMode::Frozen;
-  fail("model.trainable: unknown mode \"{}\" (expected full, lora or frozen)", name);
-}
-
 int64_t apply_trainable(torch::nn::Module& model, TrainableMode mode) {
   auto params = model.named_parameters(/*recurse=*/true);
   if (mode == TrainableMode::Lora) {

@@ -5,18 +5,10 @@
 #include <torch/torch.h>
 
 #include <cstdint>
-#include <string>
+
+#include "core/experiment_config.h"  // TrainableMode, parsed from model.trainable there
 
 namespace hmt {
-
-enum class TrainableMode {
-  Full,    // every parameter
-  Lora,    // only LoRA adapter tensors (".lora_" in the name) and hmt.*
-  Frozen,  // only hmt.*: the backbone is fixed
-};
-
-// "full" | "lora" | "frozen"; anything else is an error listing those.
-TrainableMode parse_trainable_mode(const std::string& name);
 
 // Sets requires_grad on every parameter of `model` by `mode` and returns the
 // number of trainable scalars (a tensor shared by two names, such as tied

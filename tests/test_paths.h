@@ -1,12 +1,13 @@
 #pragma once
-// Paths for tests: the repo's own fixtures, and the real data in
-// ../shared/data (tests that need it SKIP when it is absent); the device the
+// Paths for tests: the repo's own fixtures, and the real data in the folder
+// HMT_SHARED_DATA names (tests that need it SKIP when it is absent); the device the
 // device-aware tests use, and the guard of the CUDA-only ([cuda]) cases.
 #include <torch/torch.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "core/device.h"
@@ -34,6 +35,12 @@ inline std::string write_text(const std::filesystem::path& path, const std::stri
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << text;
   return path.string();
+}
+
+// The whole file as bytes ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // HMT_TEST_DEVICE=cuda (or cuda:N) puts the device-aware tests on that GPU

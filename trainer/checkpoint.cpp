@@ -1,26 +1,24 @@
 #include "trainer/checkpoint.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/shape_text.h"
+#include "core/staging_dir.h"
 #include "model/backbone.h"
 #include "model/hmt_model.h"
 #include "model/lora.h"
 #include "model/safetensors.h"
-#include "trainer/rng_state.h"
+#include "model/rng_state.h"
 #include "trainer/stage.h"
 
 namespace hmt {
@@ -41,51 +39,6 @@ std::string read_text(const fs::path& path) {
   text << in.rdbuf();
   return text.str();
 }
-
-void fsync_directory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
-// A hidden sibling directory that becomes the checkpoint by one rename, and
-// is removed if anything fails before that.
-class Staging {
- public:
-  explicit Staging(const fs::path& parent) {
-    std::string pattern = (parent / ".staging-XXXXXX").string();
-    std::vector<char> name(pattern.begin(), pattern.end());
-    name.push_back('\0');
-    HMT_CHECK(::mkdtemp(name.data()) != nullptr, "{}: cannot create a staging directory: {}", parent.string(),
-              std::strerror(errno));
-    path_ = name.data();
-  }
-  ~Staging() {
-    std::error_code ec;
-    if (!published_) fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  void publish(const fs::path& target) {
-    std::error_code ec;
-    fs::path old;
-    if (fs::exists(target)) {
-      old = target.parent_path() / (".replaced-" + target.filename().string());
-      fs::remove_all(old, ec);
-      fs::rename(target, old, ec);
-      HMT_CHECK(!ec, "{}: cannot move the old checkpoint aside: {}", target.string(), ec.message());
-    }
-    fs::rename(path_, target, ec);
-    HMT_CHECK(!ec, "{}: cannot rename {} onto it: {}", target.string(), path_.string(), ec.message());
-    published_ = true;
-    fsync_directory(target.parent_path());
-    if (!old.empty()) fs::remove_all(old, ec);
-  }
-
- private:
-  fs::path path_;
-  bool published_ = false;
-};
 
 // (stage name, step) of a checkpoint directory name; false when it is none.
 bool parse_name(const std::string& name, std::string& stage, int64_t& step) {
@@ -116,8 +69,6 @@ nlohmann::json parse_json_file(const fs::path& path) {
   }
 }
 
-std::string shape_string(torch::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
-
 // Copies every non-LoRA parameter of `target` from the same name in `source`.
 void copy_backbone(Backbone& source, Backbone& target, const std::string& origin) {
   auto from = source.named_parameters(/*recurse=*/true);
@@ -132,7 +83,7 @@ void copy_backbone(Backbone& source, Backbone& target, const std::string& origin
     }
     if (found->sizes() != item.value().sizes()) {
       problems.push_back(fmt::format("\"{}\": the model has {}, the file {}", item.key(),
-                                     shape_string(item.value().sizes()), shape_string(found->sizes())));
+                                     shape_text(item.value().sizes()), shape_text(found->sizes())));
       continue;
     }
     item.value().copy_(*found);
@@ -239,7 +190,7 @@ std::string save_checkpoint(const std::string& run_dir, HmtModel& model, const O
   fs::create_directories(parent, ec);
   HMT_CHECK(!ec, "{}: cannot create: {}", parent.string(), ec.message());
   const fs::path target = parent / checkpoint_name(state.stage, state.step);
-  Staging staging(parent);
+  StagingDir staging((parent / ".staging-XXXXXX").string());
   const fs::path& dir = staging.path();
   save_backbone(model.backbone(), dir.string());
   if (!lora_module_names(model.backbone()).empty()) save_lora_adapters(model.backbone(), (dir / kLoraFile).string());
@@ -262,7 +213,7 @@ std::vector<std::string> list_checkpoints(const std::string& run_dir) {
   const fs::path parent = fs::path(run_dir) / "checkpoints";
   if (!fs::is_directory(parent)) return {};
   std::vector<std::pair<std::pair<int64_t, int64_t>, std::string>> found;
-  std::vector<std::string> stages;
+  std::vector<StageKind> stages;
   bool stages_read = false;
   for (const auto& entry : fs::directory_iterator(parent)) {
     std::string stage;
@@ -276,7 +227,8 @@ std::vector<std::string> list_checkpoints(const std::string& run_dir) {
       stages = load_experiment(config_path.string(), {}).train.stages;
       stages_read = true;
     }
-    auto at = std::find(stages.begin(), stages.end(), stage);
+    const std::optional<StageKind> kind = config::enum_from_name<StageKind>(stage);
+    auto at = kind ? std::find(stages.begin(), stages.end(), *kind) : stages.end();
     if (at == stages.end()) continue;
     found.push_back({{at - stages.begin(), step}, entry.path().string()});
   }
@@ -360,7 +312,7 @@ std::vector<std::string> load_weights(const std::string& dir, HmtModel& model) {
       HMT_CHECK(it != params.end(), "{}: unexpected tensor \"{}\"", path, name);
       HMT_CHECK(it->second.sizes() == torch::IntArrayRef(file.entry(name).shape),
                 "{}: shape mismatch for \"{}\": model expects {}, file has {}", path, name,
-                shape_string(it->second.sizes()), shape_string(file.entry(name).shape));
+                shape_text(it->second.sizes()), shape_text(file.entry(name).shape));
       it->second.copy_(file.get(name, it->second.scalar_type()));
     }
     loaded.push_back("hmt");

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "model/hmt_model.h"
 
 namespace hmt {
@@ -15,8 +16,6 @@ bool ends_with(const std::string& text, const std::string& tail) {
 
 // AdamW keys its per-parameter state by the address of the tensor's impl.
 std::string state_key(const torch::Tensor& tensor) { return c10::guts::to_string(tensor.unsafeGetTensorImpl()); }
-
-std::string shape_string(torch::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 }  // namespace
 
@@ -124,7 +123,7 @@ void Optimizer::load_state(const SafetensorsFile& file) {
       const auto& shape = file.entry(moment).shape;
       HMT_CHECK(p.tensor.sizes() == torch::IntArrayRef(shape),
                 "{}: shape mismatch for \"{}\": parameter is {}, file has {}", file.path(), moment,
-                shape_string(p.tensor.sizes()), shape_string(shape));
+                shape_text(p.tensor.sizes()), shape_text(shape));
     }
     auto state = std::make_unique<torch::optim::AdamWParamState>();
     state->step(file.get(step, torch::kInt64).item<int64_t>());

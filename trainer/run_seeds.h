@@ -4,7 +4,7 @@
 // share their data order.
 #include <cstdint>
 
-#include "trainer/stage.h"
+#include "core/experiment_config.h"  // StageKind
 
 namespace hmt {
 

@@ -1,5 +1,6 @@
 #include "trainer/stage.h"
 
+#include <optional>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -9,18 +10,16 @@
 namespace hmt {
 
 StageKind parse_stage_kind(const std::string& name) {
-  if (name == "backbone") return StageKind::Backbone;
-  if (name == "stage1") return StageKind::Stage1;
-  if (name == "stage2") return StageKind::Stage2;
+  if (const std::optional<StageKind> kind = config::enum_from_name<StageKind>(name)) return *kind;
   fail("train.stages: unknown stage '{}' (expected backbone, stage1 or stage2)", name);
 }
 
 bool uses_memory(StageKind kind) { return kind != StageKind::Backbone; }
 bool recall_enabled(StageKind kind) { return kind == StageKind::Stage2; }
 
-int64_t prepare_stage(HmtModel& model, StageKind kind, const std::string& trainable_mode) {
+int64_t prepare_stage(HmtModel& model, StageKind kind, TrainableMode trainable_mode) {
   model.set_recall_enabled(recall_enabled(kind));
-  apply_trainable(model, parse_trainable_mode(trainable_mode));
+  apply_trainable(model, trainable_mode);
   int64_t count = 0;
   std::unordered_set<const void*> counted;
   for (auto& item : model.named_parameters(/*recurse=*/true)) {
@@ -34,7 +33,7 @@ int64_t prepare_stage(HmtModel& model, StageKind kind, const std::string& traina
   }
   HMT_CHECK(count > 0, "train.stages: the backbone stage trains only the backbone, but model.trainable is {}; set "
                        "model.trainable: full (or lora)",
-            trainable_mode);
+            to_string(trainable_mode));
   return count;
 }
 

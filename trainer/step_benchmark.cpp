@@ -14,8 +14,8 @@
 #include "model/backbone.h"
 #include "model/hmt_model.h"
 #include "model/scratch_config.h"
-#include "trainer/autocast.h"
-#include "trainer/segment_runner.h"
+#include "model/autocast.h"
+#include "model/segment_runner.h"
 
 namespace hmt {
 namespace {
@@ -73,7 +73,7 @@ StepBenchmarkResult run_step_benchmark(const StepBenchmarkOptions& options) {
   auto ids = torch::randint(options.vocab, {options.batch, length}, torch::kInt64).to(device);
   RunnerOptions runner;
   runner.checkpoint = options.checkpoint;
-  runner.loss_scope = RunnerOptions::LossScope::All;
+  runner.loss_scope = LossScope::All;
 
   StepBenchmarkResult result;
   result.options = options;
@@ -102,7 +102,7 @@ StepBenchmarkResult run_step_benchmark(const StepBenchmarkOptions& options) {
     model.zero_grad();
     synchronize(device);
     const auto start = Clock::now();
-    DocumentRun run = [&] {
+    BatchNll run = [&] {
       AutocastGuard autocast(device, autocast_dtype);
       return run_segments(model, ids, /*mask=*/{}, /*score_mask=*/{}, runner);
     }();

@@ -10,10 +10,10 @@
 #include "core/error.h"
 #include "core/peak_memory.h"
 #include "core/runtime.h"
-#include "data/loader.h"
-#include "data/tokenizer.h"
+#include "data/store/loader.h"
+#include "data/tokenizers/tokenizer.h"
 #include "model/hmt_builder.h"
-#include "trainer/backbone_runner.h"
+#include "model/backbone_runner.h"
 #include "trainer/checkpoint.h"
 #include "trainer/dist/communicator.h"
 #include "trainer/dist/grad_reducer.h"
@@ -25,7 +25,7 @@
 #include "trainer/run_log.h"
 #include "trainer/run_seeds.h"
 #include "trainer/run_signals.h"
-#include "trainer/segment_runner.h"
+#include "model/segment_runner.h"
 #include "trainer/stage.h"
 #include "trainer/validation.h"
 
@@ -68,7 +68,7 @@ class Trainer {
   void start();
   LoaderOptions loader_options(const StageConfig& stage, StageKind kind, const std::string& split,
                                bool shuffle) const;
-  DocumentRun forward(const Batch& batch, StageKind kind) const;
+  BatchNll forward(const Batch& batch, StageKind kind) const;
   StepOutcome step(Loader& loader, StageKind kind, Optimizer& optimizer, dist::GradReducer& reducer);
   void write_validation(Loader& valid, StageKind kind, const std::string& stage, int64_t step);
   std::string checkpoint(StageKind kind, const Optimizer* optimizer, const Loader& loader);
@@ -148,25 +148,27 @@ LoaderOptions Trainer::loader_options(const StageConfig& stage, StageKind kind, 
   return o;
 }
 
-DocumentRun Trainer::forward(const Batch& batch, StageKind kind) const {
+BatchNll Trainer::forward(const Batch& batch, StageKind kind) const {
   if (!uses_memory(kind)) return run_backbone_window(model_->backbone(), batch.ids, batch.mask, batch.score_mask);
   RunnerOptions runner;
   runner.truncate = config_.train.bptt.truncate;
   runner.checkpoint = config_.train.bptt.checkpoint;
-  runner.loss_scope = parse_loss_scope(config_.train.loss_scope);
+  runner.loss_scope = config_.train.loss_scope;
   runner.trailing_label = batch.trailing_label;
+  runner.segments = batch.segments;
+  runner.segment_length = batch.segment_length;
   return run_segments(*model_, batch.ids, batch.mask, batch.score_mask, runner);
 }
 
 StepOutcome Trainer::step(Loader& loader, StageKind kind, Optimizer& optimizer, dist::GradReducer& reducer) {
-  const bool last_scope = config_.train.loss_scope == "last" && uses_memory(kind);
+  const bool last_scope = config_.train.loss_scope == LossScope::Last && uses_memory(kind);
   const double factor = options_.loss_factor ? options_.loss_factor(state_.global_step) : 1.0;
   auto sums = torch::zeros({kSumCount}, torch::kDouble);
   auto s = sums.accessor<double, 1>();
   optimizer.zero_grad();
   for (int64_t micro = 0; micro < config_.train.grad_accum; ++micro) {
     const Batch batch = loader.next();
-    DocumentRun run = forward(batch, kind);
+    BatchNll run = forward(batch, kind);
     const double scope_tokens = static_cast<double>(last_scope ? run.segments.back().tokens : run.tokens);
     // The summed NLL of the scope; the division by the global count comes
     // after the all-reduce (see trainer.h).
@@ -243,9 +245,9 @@ TrainResult Trainer::run() {
   const bool resumed = !resume_from_.empty();
   const int64_t first_stage = resumed ? state_.stage_index + (state_.stage_complete ? 1 : 0) : 0;
   for (int64_t index = first_stage; index < static_cast<int64_t>(stages.size()); ++index) {
-    const std::string& name = stages[static_cast<size_t>(index)];
-    const StageKind kind = parse_stage_kind(name);
-    const StageConfig& stage = config_.train.stage(name);
+    const StageKind kind = stages[static_cast<size_t>(index)];
+    const std::string name = to_string(kind);
+    const StageConfig& stage = config_.train.stage(kind);
     const bool mid_stage = resumed && index == state_.stage_index && !state_.stage_complete;
     if (!mid_stage) {
       state_.stage = name;

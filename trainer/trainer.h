@@ -1,5 +1,5 @@
 #pragma once
-// `hmt train`: the stages of train.stages in order (HMT_SPEC section 5), each
+// `hmt train`: the stages of train.stages in order (docs/hmt.md section 5), each
 // a loop of optimizer steps over the data loader's batches, with gradient
 // accumulation, data-parallel gradient averaging, clipping, the stage's
 // learning-rate schedule, validation, metrics, checkpoints and exact resume.

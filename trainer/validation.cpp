@@ -4,7 +4,7 @@
 
 namespace hmt {
 
-void ValidationTotals::add(const DocumentRun& run) {
+void ValidationTotals::add(const BatchNll& run) {
   nll_sum += run.nll_sum.item<double>();
   tokens += static_cast<double>(run.tokens);
   if (!run.segments.empty()) {
@@ -13,7 +13,7 @@ void ValidationTotals::add(const DocumentRun& run) {
   }
 }
 
-ValidationTotals validate(torch::nn::Module& model, int64_t batches, const std::function<DocumentRun()>& forward_next) {
+ValidationTotals validate(torch::nn::Module& model, int64_t batches, const std::function<BatchNll()>& forward_next) {
   const bool was_training = model.is_training();
   model.eval();
   ValidationTotals totals;

@@ -10,15 +10,15 @@
 #include <functional>
 #include <string>
 
-#include "trainer/segment_runner.h"
+#include "model/segment_runner.h"
 
 namespace hmt {
 
 struct ValidationTotals {
   double nll_sum = 0, tokens = 0;            // every scored token
-  double last_nll_sum = 0, last_tokens = 0;  // the last segment's (spec section 9's figure)
+  double last_nll_sum = 0, last_tokens = 0;  // the last segment's (docs/hmt.md section 9's figure)
 
-  void add(const DocumentRun& run);
+  void add(const BatchNll& run);
   // PPL = exp(mean NLL); NaN without tokens.
   double loss() const { return tokens > 0 ? nll_sum / tokens : NAN; }
   double last_loss() const { return last_tokens > 0 ? last_nll_sum / last_tokens : NAN; }
@@ -26,7 +26,7 @@ struct ValidationTotals {
 
 // Calls `forward_next` `batches` times under eval mode and NoGradGuard,
 // restoring the module's training flag afterwards.
-ValidationTotals validate(torch::nn::Module& model, int64_t batches, const std::function<DocumentRun()>& forward_next);
+ValidationTotals validate(torch::nn::Module& model, int64_t batches, const std::function<BatchNll()>& forward_next);
 
 // The metrics.jsonl row of a (reduced) validation.
 nlohmann::ordered_json validation_row(const ValidationTotals& totals, const std::string& stage, int64_t step,

@@ -20,7 +20,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/runtime.h"
-#include "trainer/autocast.h"
+#include "model/autocast.h"
 #include "trainer/step_benchmark.h"
 
 extern char** environ;
@@ -178,26 +178,27 @@ void add_bench(CLI::App& app, Action& action) {
   auto args = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand("bench", "Training-step benchmark: time, tokens/s, MFU, peak memory per unroll depth");
   auto& m = args->model;
-  cmd->add_option("--vocab", m.vocab, "vocabulary size")->capture_default_str();
-  cmd->add_option("--hidden", m.hidden, "model width")->capture_default_str();
-  cmd->add_option("--layers", m.layers, "decoder layers")->capture_default_str();
-  cmd->add_option("--heads", m.heads, "attention heads")->capture_default_str();
-  cmd->add_option("--segment-length", m.segment_length, "L: content tokens per segment")->capture_default_str();
-  cmd->add_option("--sensory", m.sensory, "k: sensory tokens")->capture_default_str();
-  cmd->add_option("--batch", m.batch, "B: documents per step")->capture_default_str();
-  cmd->add_option("--segments", args->segments, "unroll depths S to measure")->delimiter(',')->capture_default_str();
+  cmd->add_option("--vocab", m.vocab, "vocabulary size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--hidden", m.hidden, "model width")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--layers", m.layers, "decoder layers")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--heads", m.heads, "attention heads")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--segment-length", m.segment_length, "L: content tokens per segment")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--sensory", m.sensory, "k: sensory tokens")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch", m.batch, "B: documents per step")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--segments", args->segments, "unroll depths S to measure")->delimiter(',')->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--checkpoint", args->checkpoint, "segment checkpointing: both, on or off")->capture_default_str();
   cmd->add_option("--steps", m.steps, "timed steps per configuration (median reported), after one warm-up")
-      ->capture_default_str();
-  cmd->add_option("--seed", m.seed, "seed of the model and the input ids")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")->capture_default_str();
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", m.seed, "seed of the model and the input ids")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", m.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", m.dtype,
                   "fp32, or bf16 / fp16: the forward under autocast to that dtype (weights stay fp32); the peak "
                   "matmul uses the same dtype")
       ->capture_default_str();
   cmd->add_option("--peak-n", m.peak_matmul_n, "n of the n^3 peak matmul; 0 = 2048 on the CPU, 8192 on CUDA")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--recall", m.recall, "memory recall: on (stage 2) or off (stage 1)")->capture_default_str();
   cmd->add_option("--json", args->json_out, "also write the results as JSON to this file");
   cmd->add_option("--profile", args->profile_dir,

@@ -49,7 +49,7 @@ void add_eval(CLI::App& app, Action& action) {
       ->delimiter(',')->check(CLI::IsMember({"hmt", "rmt", "backbone"}));
   cmd->add_option("--contexts", r.contexts, "PPL of one segment after X tokens of history, for each X (rounded up "
                                             "to a multiple of L), e.g. 2048,10240")
-      ->delimiter(',');
+      ->delimiter(',')->check(CLI::NonNegativeNumber);
   cmd->add_option("--windows", r.windows, "scored segments per context length (the same ones at every X)")
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch", r.batch, "windows (or QA samples) per forward")->capture_default_str()
@@ -71,7 +71,7 @@ void add_eval(CLI::App& app, Action& action) {
   cmd->add_option("--out", r.out_dir, "write eval.json and recall_histogram_<mode>.png (+ .dat, .gp) here");
   cmd->add_flag("--json", args->json, "print the report as one JSON object instead of the table");
   cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->callback([&action, args] { action = [args] { return run_eval(*args); }; });
 }
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "app/commands/commands.h"
-#include "data/loader_benchmark.h"
+#include "data/store/loader_benchmark.h"
 
 namespace hmt::cli {
 namespace {
@@ -40,12 +40,12 @@ void add_loader_bench(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("loader-bench", "Data loader throughput on a prepared file: batches/s, tokens/s");
   cmd->add_option("file", o.path, "prepared .h5 (hmt prepare)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--split", o.split, "split to read")->capture_default_str();
-  cmd->add_option("--segments", o.segments, "S")->capture_default_str();
-  cmd->add_option("--segment-length", o.segment_length, "L")->capture_default_str();
-  cmd->add_option("--batch", o.batch_size, "B per rank")->capture_default_str();
-  cmd->add_option("--world", o.world, "ranks W (this process is rank 0)")->capture_default_str();
+  cmd->add_option("--segments", o.segments, "S")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--segment-length", o.segment_length, "L")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o.batch_size, "B per rank")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--world", o.world, "ranks W (this process is rank 0)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--cross-document", o.cross_document, "windows across documents");
-  cmd->add_option("--batches", args->batches, "timed batches")->capture_default_str();
+  cmd->add_option("--batches", args->batches, "timed batches")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->callback([&action, args] { action = [args] { return run_loader_bench(*args); }; });
 }
 

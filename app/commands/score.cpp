@@ -1,6 +1,6 @@
 // hmt score MODEL_DIR --ids FILE [--json] [--grads] [--device cpu|cuda]
 // MODEL_DIR is a plain HF directory (one pass of the backbone) or an HMT
-// export (segment by segment with memory, HMT_SPEC section 8).
+// export (segment by segment with memory, docs/hmt.md section 8).
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -16,7 +16,7 @@
 #include "model/backbone.h"
 #include "model/document_score.h"
 #include "model/hmt_export.h"
-#include "trainer/segment_runner.h"
+#include "model/segment_runner.h"
 
 namespace hmt::cli {
 namespace {
@@ -58,7 +58,7 @@ nlohmann::ordered_json score_export(const ScoreArgs& args, const std::vector<int
   // truncation, every scored token in the sum.
   RunnerOptions options;
   torch::AutoGradMode grad_mode(args.grads);
-  DocumentRun run = run_segments(*model, input, /*mask=*/{}, /*score_mask=*/{}, options);
+  BatchNll run = run_segments(*model, input, /*mask=*/{}, /*score_mask=*/{}, options);
   const double nll_sum = run.nll_sum.item<double>();
 
   nlohmann::ordered_json out = {{"tokens", run.tokens}, {"nll_sum", nll_sum}, {"ppl", ppl_of(nll_sum, run.tokens)}};
@@ -126,7 +126,7 @@ void add_score(CLI::App& app, Action& action) {
   cmd->add_flag("--json", args->json, "print one JSON object: tokens, nll_sum, ppl (and segments for an export)");
   cmd->add_flag("--grads", args->grads,
                 "HMT exports: backpropagate the summed NLL and report grad_norms per hmt.* tensor and the backbone");
-  cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", args->device, "HMT exports: cpu, cuda or cuda:N (fp32 on every device)")
       ->capture_default_str();
   cmd->callback([&action, args] { action = [args] { return run_score(*args); }; });

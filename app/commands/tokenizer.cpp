@@ -11,7 +11,7 @@
 #include "app/commands/text_io.h"
 #include "core/error.h"
 #include "core/runtime.h"
-#include "data/tokenizer.h"
+#include "data/tokenizers/tokenizer.h"
 
 namespace hmt::cli {
 namespace {
@@ -109,8 +109,8 @@ void add_tokenizer(CLI::App& app, Action& action) {
   tr->add_option("--character-coverage", train->character_coverage, "fraction of characters covered")
       ->capture_default_str()->check(CLI::Range(0.5, 1.0));
   tr->add_option("--input-sentence-size", train->input_sentence_size, "sentences sampled for training")
-      ->capture_default_str();
-  tr->add_option("--threads", train->threads, "0 = all cores")->capture_default_str();
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  tr->add_option("--threads", train->threads, "0 = all cores")->capture_default_str()->check(CLI::NonNegativeNumber);
   tr->callback([&action, train, inputs] { action = [train, inputs] { return run_train(*train, *inputs); }; });
 }
 

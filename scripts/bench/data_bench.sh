@@ -11,7 +11,7 @@
 # Usage: scripts/bench/data_bench.sh [SHARED_DATA] [COPIES]. Builds nothing.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
-shared="$(cd "${1:-$repo/../shared/data}" && pwd)"
+shared="$(cd "${1:-${HMT_SHARED_DATA:-$repo/../shared/data}}" && pwd)"
 copies="${2:-8}"
 hmt="$repo/build/hmt"
 tokenizer="$shared/tokenizers/gpt2/tokenizer.json"

@@ -6,7 +6,7 @@
 # Ours runs through `build/hmt tokenizer encode --tokenizer FILE --input FILE --stats`.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
-shared="$(cd "${1:-$repo/../shared/data}" && pwd)"
+shared="$(cd "${1:-${HMT_SHARED_DATA:-$repo/../shared/data}}" && pwd)"
 tokenizer="$shared/tokenizers/gpt2/tokenizer.json"
 pin=""
 command -v taskset >/dev/null && pin="taskset -c 0"

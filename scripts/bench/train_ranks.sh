@@ -8,7 +8,7 @@
 # Usage: scripts/bench/train_ranks.sh [SHARED_DATA] [OUT]. Builds nothing.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
-shared="$(cd "${1:-$repo/../shared/data}" && pwd)"
+shared="$(cd "${1:-${HMT_SHARED_DATA:-$repo/../shared/data}}" && pwd)"
 out="${2:-$repo/build/train_ranks}"
 hmt="$repo/build/hmt"
 [ -x "$hmt" ] || { echo "train_ranks: $hmt is missing; run 'make build' first" >&2; exit 1; }

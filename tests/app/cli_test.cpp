@@ -6,7 +6,7 @@
 
 #include "core/config.h"
 #include "core/sha256.h"
-#include "data/tokenizer.h"
+#include "data/tokenizers/tokenizer.h"
 #include "model/backbone.h"
 #include "model/scratch_config.h"
 #include "tests/app/run_command.h"
@@ -70,6 +70,32 @@ TEST_CASE("cli: commands without their required arguments name the missing one a
     CHECK_THAT(result.err, Catch::Contains(missing));
   }
   CHECK(run_hmt("no-such-command").exit_code != 0);
+}
+
+TEST_CASE("cli: a negative count on the command line is an error that names the flag", "[cli]") {
+  auto dir = hmt::test::temp_dir("cli_negative");
+  const std::string ids = write_text(dir / "doc.ids", "1 2 3\n");
+  const std::string model = dir.string();  // existing paths, so that only the count is wrong
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"score " + model + " --ids " + ids + " --threads -3", "--threads"},
+      {"eval " + model + " --threads -1", "--threads"},
+      {"eval " + model + " --max-documents -2", "--max-documents"},
+      {"eval " + model + " --contexts 16,-32", "--contexts"},
+      {"generate " + model + " --max-new-tokens -5", "--max-new-tokens"},
+      {"generate " + model + " --top-k -1", "--top-k"},
+      {"bench --threads -3", "--threads"},
+      {"bench --batch 0", "--batch"},
+      {"bench --segments 2,-16", "--segments"},
+      {"prepare --threads -4", "--threads"},
+      {"tokenizer train --threads -2", "--threads"},
+      {"loader-bench " + ids + " --world -1", "--world"},
+  };
+  for (const auto& [command, flag] : cases) {
+    auto result = run_hmt(command);
+    INFO(command << "\n" << result.err);
+    CHECK(result.exit_code != 0);
+    CHECK_THAT(result.err, Catch::Contains(flag));
+  }
 }
 
 TEST_CASE("cli: tokenizer encode/decode equal the library and round-trip", "[cli][tokenizer]") {

@@ -10,10 +10,10 @@
 #include <fstream>
 
 #include "core/config.h"
-#include "data/token_store.h"
+#include "data/store/token_store.h"
 #include "eval/perplexity.h"
-#include "data/token_stream.h"
-#include "data/tokenizer.h"
+#include "data/store/token_stream.h"
+#include "data/tokenizers/tokenizer.h"
 #include "model/hmt_export.h"
 #include "model/safetensors.h"
 #include "tests/app/run_command.h"
@@ -68,7 +68,7 @@ TrainedRun trained_run(const std::string& name, bool lora) {
   if (lora) {
     config.lora.enabled = true;
     config.lora.rank = 2;
-    config.model.trainable = "lora";
+    config.model.trainable = hmt::TrainableMode::Lora;
   }
   const auto yaml = (t.dir / "experiment.yaml").string();
   std::ofstream(yaml) << hmt::to_yaml(config);
@@ -141,6 +141,38 @@ TEST_CASE("export: the export of a run scores what the run's checkpoint scores (
       CHECK(parse(scored.out)["nll_sum"].get<double>() == Approx(expected).epsilon(lora ? 1e-5 : 1e-12));
     }
   }
+}
+
+TEST_CASE("export: an --out that is not empty is refused unless --force; nothing in it is touched", "[export][cli]") {
+  auto t = trained_run("export_force", /*lora=*/false);
+  const auto out = t.dir / "export";
+  REQUIRE(run_hmt("export " + t.run.string() + " --out " + out.string()).exit_code == 0);
+  const auto before = hmt::test::read_text(out / "hmt.safetensors");
+  hmt::test::write_text(out / "notes.txt", "mine\n");
+
+  auto again = run_hmt("export " + t.run.string() + " --out " + out.string());
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find(out.string()) != std::string::npos);
+  CHECK(again.err.find("not empty") != std::string::npos);
+  CHECK(again.err.find("--force") != std::string::npos);
+  CHECK(hmt::test::read_text(out / "hmt.safetensors") == before);
+  for (const auto& entry : fs::directory_iterator(t.dir))  // no staging directory left behind
+    CHECK(entry.path().filename().string().find(".partial-") == std::string::npos);
+
+  // Any non-empty directory, export or not.
+  const auto other = t.dir / "other";
+  hmt::test::write_text(other / "data.bin", "x");
+  CHECK(run_hmt("export " + t.run.string() + " --out " + other.string()).exit_code == 1);
+  CHECK(hmt::test::read_text(other / "data.bin") == "x");
+  // An empty directory is fine.
+  fs::create_directories(t.dir / "empty");
+  CHECK(run_hmt("export " + t.run.string() + " --out " + (t.dir / "empty").string()).exit_code == 0);
+
+  auto forced = run_hmt("export " + t.run.string() + " --out " + out.string() + " --force");
+  INFO(forced.err);
+  CHECK(forced.exit_code == 0);
+  CHECK(hmt::test::read_text(out / "hmt.safetensors") == before);  // the same run exports the same bytes
+  CHECK(hmt::test::read_text(out / "notes.txt") == "mine\n");     // files of its own are left alone
 }
 
 TEST_CASE("eval: a run directory and its export evaluate the same; JSON, eval.json and the histogram PNG",

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "app/commands/text_io.h"
-#include "data/tokenizer.h"
-#include "data/utf8_repair.h"
+#include "data/tokenizers/tokenizer.h"
+#include "data/sources/utf8_repair.h"
 #include "model/hmt_export.h"
 #include "model/hmt_generator.h"
 #include "model/sampling.h"

@@ -1,9 +1,9 @@
 // `hmt prepare` from flags and from a config file, end to end.
 #include <catch2/catch.hpp>
 
-#include "data/token_store.h"
+#include "data/store/token_store.h"
 #include "tests/app/run_command.h"
-#include "tests/data/prepare_fixture.h"
+#include "tests/data/sources/prepare_fixture.h"
 #include "tests/test_paths.h"
 
 using hmt::test::run_hmt;

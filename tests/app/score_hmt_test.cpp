@@ -1,4 +1,4 @@
-// `hmt score EXPORT_DIR --ids FILE --json [--grads]` (HMT_SPEC section 8)
+// `hmt score EXPORT_DIR --ids FILE --json [--grads]` (docs/hmt.md section 8)
 // against the same computation done here on the loaded export.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -14,7 +14,7 @@
 #include "tests/app/run_command.h"
 #include "tests/model/tiny_hmt_model.h"
 #include "tests/test_paths.h"
-#include "trainer/segment_runner.h"
+#include "model/segment_runner.h"
 
 namespace fs = std::filesystem;
 using hmt::test::run_hmt;
@@ -34,7 +34,7 @@ std::vector<std::string> keys_of(const nlohmann::ordered_json& object) {
 }
 
 struct Reference {
-  hmt::DocumentRun run;
+  hmt::BatchNll run;
   std::vector<std::pair<std::string, double>> grad_norms;  // hmt.* by spec name, then "backbone"
 };
 

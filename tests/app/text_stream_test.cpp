@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "app/commands/text_stream.h"
-#include "data/utf8_repair.h"
+#include "data/sources/utf8_repair.h"
 
 namespace hmt::cli {
 namespace {

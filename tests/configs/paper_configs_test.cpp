@@ -64,11 +64,11 @@ std::optional<double> billions(const std::string& dir_name) {
   return std::stod(match[1].str());
 }
 
-bool contains(const std::vector<std::string>& list, const std::string& item) {
+bool contains(const std::vector<hmt::StageKind>& list, hmt::StageKind item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-std::ptrdiff_t position(const std::vector<std::string>& list, const std::string& item) {
+std::ptrdiff_t position(const std::vector<hmt::StageKind>& list, hmt::StageKind item) {
   return std::find(list.begin(), list.end(), item) - list.begin();
 }
 
@@ -142,16 +142,18 @@ TEST_CASE("paper configs: the rules every paper experiment shares", "[config][pa
 
     // Stages: stage 2 (recall on) runs, after stage 1 when stage 1 runs; no
     // backbone pre-training.
+    using hmt::StageKind;
     const auto& stages = c.train.stages;
-    CHECK(contains(stages, "stage2"));
-    CHECK_FALSE(contains(stages, "backbone"));
-    if (contains(stages, "stage1")) CHECK(position(stages, "stage1") < position(stages, "stage2"));
+    CHECK(contains(stages, StageKind::Stage2));
+    CHECK_FALSE(contains(stages, StageKind::Backbone));
+    if (contains(stages, StageKind::Stage1))
+      CHECK(position(stages, StageKind::Stage1) < position(stages, StageKind::Stage2));
     CHECK(c.train.stage2.segments >= c.train.stage1.segments);
     CHECK(c.train.stage1.segments >= 2);
     // The recall cache holds at least every memory of the training unroll.
     CHECK(c.hmt.recall.context >= c.train.stage2.segments);
-    for (const auto& stage : stages) {
-      INFO(stage);
+    for (const StageKind stage : stages) {
+      INFO(hmt::to_string(stage));
       const auto& s = c.train.stage(stage);
       CHECK(s.steps >= 1);
       CHECK(s.schedule.name == "step");  // StepLR-style x gamma every 100 steps
@@ -164,7 +166,7 @@ TEST_CASE("paper configs: the rules every paper experiment shares", "[config][pa
 
     // Loss on the last segment as the official code, except for QA, where
     // only the answer is scored and the answer may straddle a boundary.
-    CHECK(c.train.loss_scope == (qa ? "all" : "last"));
+    CHECK(c.train.loss_scope == (qa ? hmt::LossScope::All : hmt::LossScope::Last));
     CHECK(c.train.batch_size == 2);
     CHECK(c.train.bptt.checkpoint);
     CHECK(c.train.bptt.truncate == 0);
@@ -176,13 +178,13 @@ TEST_CASE("paper configs: the rules every paper experiment shares", "[config][pa
     INFO("model.pretrained " << c.model.pretrained);
     if (size && *size >= 6.5) {
       CHECK(c.lora.enabled);
-      CHECK(c.model.trainable == "lora");
+      CHECK(c.model.trainable == hmt::TrainableMode::Lora);
       CHECK(c.lora.rank == 8);
       CHECK(c.lora.alpha == 32.0);
       CHECK(c.lora.dropout == 0.1);
     } else {
       CHECK_FALSE(c.lora.enabled);
-      CHECK(c.model.trainable == "full");
+      CHECK(c.model.trainable == hmt::TrainableMode::Full);
     }
   }
 }

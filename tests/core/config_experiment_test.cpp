@@ -13,13 +13,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 std::string shipped(const std::string& relative) { return (hmt::test::source_dir() / "configs" / relative).string(); }
 
 }  // namespace
@@ -133,7 +126,7 @@ TEST_CASE("config experiment: save_resolved_config writes RUN_DIR/config.yaml an
   auto config = hmt::load_experiment(shipped("demo.yaml"), {});
   auto run_dir = hmt::test::temp_dir("config_save") / "run" / "nested";
   hmt::save_resolved_config(config, run_dir.string());
-  CHECK(read_text(run_dir / "config.yaml") == hmt::to_yaml(config));
+  CHECK(hmt::test::read_text(run_dir / "config.yaml") == hmt::to_yaml(config));
   int files = 0;
   for ([[maybe_unused]] const auto& entry : fs::directory_iterator(run_dir)) ++files;
   CHECK(files == 1);
@@ -146,10 +139,30 @@ TEST_CASE("config experiment: save_resolved_config writes RUN_DIR/config.yaml an
 }
 
 TEST_CASE("config experiment: docs/configs.md contains the generated key table", "[config]") {
-  std::string docs = read_text(hmt::test::source_dir() / "docs" / "configs.md");
+  std::string docs = hmt::test::read_text(hmt::test::source_dir() / "docs" / "configs.md");
   std::string table = hmt::describe_experiment_keys();
   CHECK_THAT(table, Catch::Contains("| `hmt.segment_length` | int | `required` | [1, 1048576] |"));
   CHECK_THAT(table, Catch::Contains("| `model.dropout` | float | `0.0` | [0, 1) |"));
   INFO("regenerate the table in docs/configs.md from hmt::describe_experiment_keys()");
   CHECK_THAT(docs, Catch::Contains(table));
+}
+
+TEST_CASE("config experiment: stage kinds, loss scope, trainable mode and dist backend are enums parsed once",
+          "[config]") {
+  auto config = hmt::load_experiment(
+      shipped("demo.yaml"), {"train.loss_scope=last", "model.trainable=frozen", "dist.backend=mpi",
+                             "train.stages=[backbone, stage2]"});
+  CHECK(config.train.loss_scope == hmt::LossScope::Last);
+  CHECK(config.model.trainable == hmt::TrainableMode::Frozen);
+  CHECK(config.dist.backend == hmt::DistBackend::Mpi);
+  CHECK((config.train.stages == std::vector<hmt::StageKind>{hmt::StageKind::Backbone, hmt::StageKind::Stage2}));
+  // Written back by name, so the stored config reads as the user wrote it.
+  const std::string text = hmt::to_yaml(config);
+  CHECK(text.find("loss_scope: \"last\"") != std::string::npos);
+  CHECK(text.find("backend: \"mpi\"") != std::string::npos);
+  CHECK(text.find("stages: [\"backbone\", \"stage2\"]") != std::string::npos);
+  REQUIRE_THROWS_WITH(hmt::load_experiment(shipped("demo.yaml"), {"train.loss_scope=first"}),
+                      Catch::Contains("train.loss_scope: 'first' is not one of all, last"));
+  REQUIRE_THROWS_WITH(hmt::load_experiment(shipped("demo.yaml"), {"dist.backend=gloo"}),
+                      Catch::Contains("dist.backend: 'gloo' is not one of auto, mpi, nccl"));
 }

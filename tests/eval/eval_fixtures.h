@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "data/token_store_writer.h"
+#include "data/store/token_store_writer.h"
 
 namespace hmt::test {
 

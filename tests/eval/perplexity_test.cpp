@@ -1,5 +1,5 @@
-// hmt eval's perplexity protocol (HMT_SPEC section 9) on tiny fp64 models
-// against direct computations: the naive recurrence of tests/trainer/naive_hmt.h
+// hmt eval's perplexity protocol (docs/hmt.md section 9) on tiny fp64 models
+// against direct computations: the naive recurrence of tests/model/naive_hmt.h
 // on each window for hmt and rmt mode, hand-built backbone passes for the
 // segment-limited backbone mode, and whole documents.
 #include <catch2/catch.hpp>
@@ -7,21 +7,22 @@
 
 #include <cmath>
 
-#include "data/token_store.h"
+#include "data/store/token_store.h"
 #include "eval/perplexity.h"
-#include "data/token_stream.h"
+#include "data/store/token_stream.h"
 #include "tests/eval/eval_fixtures.h"
 #include "tests/test_paths.h"
-#include "tests/trainer/naive_hmt.h"
+#include "tests/model/naive_hmt.h"
 
 namespace {
 
 using hmt::Family;
+using hmt::MemoryMode;
 using hmt::RunnerOptions;
 using hmt::test::tiny_hmt;
 using hmt::test::tiny_hmt_config;
 
-constexpr int64_t kVocab = 37;  // tests/trainer/hmt_fixtures.h's backbone
+constexpr int64_t kVocab = 37;  // tests/model/hmt_fixtures.h's backbone
 
 std::vector<int64_t> slice(const std::vector<int64_t>& v, int64_t from, int64_t to) {
   return std::vector<int64_t>(v.begin() + from, v.begin() + to);
@@ -86,7 +87,7 @@ TEST_CASE("eval: PPL at context X equals the naive recurrence on every window, i
       options.contexts = {8, 13};  // 13 -> 16
       options.windows = 5;
       options.batch = 2;
-      for (auto mode : {RunnerOptions::Memory::Hmt, RunnerOptions::Memory::Rmt}) {
+      for (auto mode : {MemoryMode::Hmt, MemoryMode::Rmt}) {
         options.mode = mode;
         hmt::RecallHistogram histogram;
         auto results = hmt::context_perplexity(*model, stream, options, &histogram);
@@ -96,7 +97,7 @@ TEST_CASE("eval: PPL at context X equals the naive recurrence on every window, i
           double expected = 0;
           for (int64_t p : starts) {
             auto window = slice(f.stream, p - r.context, p + L);
-            auto naive = hmt::test::naive_hmt(mode == RunnerOptions::Memory::Hmt ? *model : *rmt, window);
+            auto naive = hmt::test::naive_hmt(mode == MemoryMode::Hmt ? *model : *rmt, window);
             expected += naive.segment_nll.back().item<double>();
             CHECK(naive.segment_tokens.back() == L);
           }
@@ -110,7 +111,7 @@ TEST_CASE("eval: PPL at context X equals the naive recurrence on every window, i
         CHECK(results[1].context == 16);
         // More history changes the figure (memory and recall read it).
         CHECK(results[0].nll_sum != Approx(results[1].nll_sum).epsilon(1e-9));
-        if (mode == RunnerOptions::Memory::Hmt) {
+        if (mode == MemoryMode::Hmt) {
           // Every segment after the first of the largest context's windows recalls once.
           CHECK(histogram.total() == 5 * (16 / L));
         } else {
@@ -133,7 +134,7 @@ TEST_CASE("eval: backbone mode scores each segment with the backbone alone, the 
   options.contexts = {5, 20};
   options.windows = 4;
   options.batch = 3;
-  options.mode = RunnerOptions::Memory::None;
+  options.mode = MemoryMode::None;
   auto results = hmt::context_perplexity(*model, stream, options, nullptr);
   const auto starts = hmt::scored_segment_starts(static_cast<int64_t>(f.stream.size()), 20, L, 4);
   double expected = 0;

@@ -4,10 +4,10 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
-#include "data/token_store_writer.h"
+#include "data/store/token_store_writer.h"
 #include "eval/pubmedqa.h"
 #include "tests/test_paths.h"
-#include "tests/trainer/hmt_fixtures.h"
+#include "tests/model/hmt_fixtures.h"
 
 namespace {
 
@@ -43,7 +43,7 @@ std::string write_qa_store(const std::string& path, std::vector<hmt::QaSample>& 
 }
 
 // Summed NLL of ids[scored_from:] for one row run alone.
-double alone(hmt::HmtModel& model, const std::vector<int32_t>& ids, int64_t scored_from, hmt::RunnerOptions::Memory mode) {
+double alone(hmt::HmtModel& model, const std::vector<int32_t>& ids, int64_t scored_from, hmt::MemoryMode mode) {
   auto t = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kLong).unsqueeze(0);
   auto score = torch::zeros_like(t);
   score.narrow(/*dim=*/1, scored_from, t.size(1) - scored_from).fill_(1);
@@ -62,8 +62,8 @@ TEST_CASE("eval: PubMedQA long-answer NLL and short-answer choice equal single-s
   auto model = hmt::test::tiny_hmt(hmt::Family::Opt, hmt::test::tiny_hmt_config(/*segment_length=*/5, /*sensory=*/2,
                                                                                /*recall=*/true, /*context=*/3),
                                    torch::kDouble);
-  for (auto mode : {hmt::RunnerOptions::Memory::Hmt, hmt::RunnerOptions::Memory::Rmt,
-                    hmt::RunnerOptions::Memory::None}) {
+  for (auto mode : {hmt::MemoryMode::Hmt, hmt::MemoryMode::Rmt,
+                    hmt::MemoryMode::None}) {
     hmt::QaEvalOptions options;
     options.batch = 3;  // batches of 3 and 2, left-padded
     options.mode = mode;

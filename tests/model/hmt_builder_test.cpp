@@ -62,7 +62,7 @@ TEST_CASE("hmt builder: lora and model.trainable decide what trains", "[model][b
   auto config = tiny_experiment();
   config.lora.enabled = true;
   config.lora.rank = 2;
-  config.model.trainable = "lora";
+  config.model.trainable = hmt::TrainableMode::Lora;
   auto model = build_hmt_model(config);
   int64_t lora_tensors = 0;
   for (const auto& item : model->named_parameters()) {
@@ -75,7 +75,7 @@ TEST_CASE("hmt builder: lora and model.trainable decide what trains", "[model][b
   CHECK(lora_tensors == 2 * 2 * 2);  // q_proj, v_proj x A, B x 2 layers
 
   config.lora.enabled = false;
-  config.model.trainable = "frozen";
+  config.model.trainable = hmt::TrainableMode::Frozen;
   for (const auto& item : build_hmt_model(config)->named_parameters()) {
     INFO(item.key());
     CHECK(item.value().requires_grad() == (item.key().rfind("hmt.", 0) == 0));

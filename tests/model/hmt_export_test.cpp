@@ -13,7 +13,7 @@
 #include "model/safetensors.h"
 #include "tests/model/tiny_hmt_model.h"
 #include "tests/test_paths.h"
-#include "trainer/segment_runner.h"
+#include "model/segment_runner.h"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
@@ -34,7 +34,7 @@ std::set<std::string> files_in(const fs::path& dir) {
   return names;
 }
 
-hmt::DocumentRun score(hmt::HmtModel& model, const std::vector<int32_t>& ids) {
+hmt::BatchNll score(hmt::HmtModel& model, const std::vector<int32_t>& ids) {
   torch::NoGradGuard no_grad;
   return hmt::run_segments(model, hmt::test::as_batch(ids), /*mask=*/{}, /*score_mask=*/{}, hmt::RunnerOptions{});
 }

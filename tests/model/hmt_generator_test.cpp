@@ -1,6 +1,6 @@
 // HmtGenerator (model/hmt_generator.h): the key/value-cached path against
 // the recompute-everything reference, the prompt's scores against
-// run_segments (HMT_SPEC section 3), and the memory rule of segments that
+// run_segments (docs/hmt.md section 3), and the memory rule of segments that
 // generation opens.
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
@@ -11,8 +11,8 @@
 #include "core/error.h"
 #include "model/hmt_generator.h"
 #include "model/sampling.h"
-#include "tests/trainer/hmt_fixtures.h"
-#include "trainer/segment_runner.h"
+#include "tests/model/hmt_fixtures.h"
+#include "model/segment_runner.h"
 
 namespace hmt {
 namespace {
@@ -184,8 +184,8 @@ TEST_CASE("hmt generator: a segment opened by a generated token recalls with the
       CHECK(generator.segment() == 3);
       CHECK(generator.closed_segments() == 3);
       REQUIRE(generator.recall_cache().size() == 2);
-      CHECK(test::relative_difference(generator.recall_cache()[0], memory_out[1]) < 1e-10);
-      CHECK(test::relative_difference(generator.recall_cache()[1], memory_out[2]) < 1e-10);
+      CHECK(test::relative_difference(generator.recall_cache().entries()[0].memory, memory_out[1]) < 1e-10);
+      CHECK(test::relative_difference(generator.recall_cache().entries()[1].memory, memory_out[2]) < 1e-10);
 
       SegmentTokens tail;
       tail.ids = as_batch(std::vector<int64_t>(prompt.end() - 3, prompt.end()));

@@ -1,4 +1,4 @@
-// HmtModel against HMT_SPEC sections 2-3: parameter names, shapes and init,
+// HmtModel against docs/hmt.md sections 2-3: parameter names, shapes and init,
 // tensor loading, and each of the three computations rebuilt by hand from
 // backbone.embed / backbone.forward and the parameters read by name.
 #include <catch2/catch.hpp>
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "tests/trainer/hmt_fixtures.h"
+#include "tests/model/hmt_fixtures.h"
 
 namespace hmt {
 namespace {

@@ -14,13 +14,6 @@ using Catch::Contains;
 
 namespace {
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
@@ -119,7 +112,7 @@ TEST_CASE("safetensors: header layout matches a hand-built file byte for byte", 
   hmt::save_safetensors(path.string(),
                         {{"b", torch::tensor(0.25f)}, {"a", torch::tensor({1.0f, -2.5f})}, {"z", torch::tensor({int64_t{7}})}},
                         {{"format", "pt"}});
-  REQUIRE(read_bytes(path) == expected);
+  REQUIRE(hmt::test::read_text(path) == expected);
 }
 
 TEST_CASE("safetensors: re-saving the reference-written fake_gpt2 file reproduces its bytes", "[safetensors]") {
@@ -130,7 +123,7 @@ TEST_CASE("safetensors: re-saving the reference-written fake_gpt2 file reproduce
   for (const auto& name : file.names()) tensors.emplace_back(name, file.get(name));
   auto copy = hmt::test::temp_dir("st_resave") / "model.safetensors";
   hmt::save_safetensors(copy.string(), tensors, file.metadata());
-  REQUIRE(read_bytes(copy) == read_bytes(original));
+  REQUIRE(hmt::test::read_text(copy) == hmt::test::read_text(original));
 }
 
 TEST_CASE("safetensors: memory-maps the fake_gpt2 checkpoint", "[safetensors]") {
@@ -149,7 +142,7 @@ TEST_CASE("safetensors: memory-maps the fake_gpt2 checkpoint", "[safetensors]") 
   REQUIRE(reader.entry("transformer.h.0.mlp.c_proj.weight").shape == std::vector<int64_t>{8, 2});
 
   // The view's values are the bytes at 8 + header + data_offsets, read plainly.
-  std::string bytes = read_bytes(path);
+  std::string bytes = hmt::test::read_text(path);
   uint64_t header_size = 0;
   std::memcpy(&header_size, bytes.data(), 8);
   auto t = reader.get("transformer.wte.weight");
@@ -168,7 +161,7 @@ TEST_CASE("safetensors: corrupt files fail with the file and tensor named", "[sa
 
   // A valid file cut in the middle of its data.
   hmt::save_safetensors((dir / "full.safetensors").string(), {{"t", torch::ones({4})}});
-  std::string full = read_bytes(dir / "full.safetensors");
+  std::string full = hmt::test::read_text(dir / "full.safetensors");
   write_bytes(dir / "cut.safetensors", full.substr(0, full.size() - 3));
   REQUIRE_THROWS_WITH(open(dir / "cut.safetensors"), Contains("cut.safetensors") && Contains("buffer"));
   write_bytes(dir / "cut_header.safetensors", full.substr(0, 20));
@@ -229,7 +222,7 @@ TEST_CASE("safetensors: failed or unfinished writes never replace the file", "[s
   auto dir = hmt::test::temp_dir("st_atomic");
   auto path = (dir / "m.safetensors").string();
   hmt::save_safetensors(path, {{"w", torch::ones({3})}});
-  const std::string before = read_bytes(path);
+  const std::string before = hmt::test::read_text(path);
 
   REQUIRE_THROWS_WITH(hmt::save_safetensors(path, {{"w", torch::ones({2})}, {"w", torch::ones({2})}}),
                       Contains("m.safetensors") && Contains("\"w\" given twice"));
@@ -238,13 +231,13 @@ TEST_CASE("safetensors: failed or unfinished writes never replace the file", "[s
     file.write(std::string("partial"));
     // destroyed without commit(), as when an exception unwinds mid-write
   }
-  REQUIRE(read_bytes(path) == before);
+  REQUIRE(hmt::test::read_text(path) == before);
   REQUIRE(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
 
   hmt::AtomicFile file(path);
   file.write(std::string("new"));
-  REQUIRE(read_bytes(path) == before);  // not visible before commit
+  REQUIRE(hmt::test::read_text(path) == before);  // not visible before commit
   file.commit();
-  REQUIRE(read_bytes(path) == "new");
+  REQUIRE(hmt::test::read_text(path) == "new");
   REQUIRE(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
 }

@@ -1,4 +1,4 @@
-// The recurrence on a CUDA device (HMT_SPEC sections 3-4): fp32 equals the
+// The recurrence on a CUDA device (docs/hmt.md sections 3-4): fp32 equals the
 // CPU, checkpointing replays the CUDA generator's dropout masks, and a bf16
 // autocast step stays close to fp32 and is recomputed in bf16. Each case
 // passes with the warning "no CUDA device" where none is visible.
@@ -8,10 +8,10 @@
 #include <cmath>
 
 #include "tests/test_paths.h"
-#include "tests/trainer/autocast_step.h"
-#include "tests/trainer/hmt_fixtures.h"
-#include "trainer/autocast.h"
-#include "trainer/segment_runner.h"
+#include "tests/model/autocast_step.h"
+#include "tests/model/hmt_fixtures.h"
+#include "model/autocast.h"
+#include "model/segment_runner.h"
 
 namespace hmt {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "model/safetensors.h"
 #include "tests/test_paths.h"
-#include "tests/trainer/hmt_fixtures.h"
+#include "tests/model/hmt_fixtures.h"
 #include "trainer/optimizer.h"
 
 namespace {

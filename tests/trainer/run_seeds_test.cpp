@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "data/loader.h"
-#include "tests/data/store_fixture.h"
+#include "data/store/loader.h"
+#include "tests/data/store/store_fixture.h"
 #include "tests/test_paths.h"
 #include "trainer/run_seeds.h"
 

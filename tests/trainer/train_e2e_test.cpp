@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "core/config.h"
-#include "data/token_store_writer.h"
+#include "data/store/token_store_writer.h"
 #include "model/hmt_builder.h"
 #include "model/safetensors.h"
 #include "tests/app/run_command.h"
@@ -147,14 +147,14 @@ TEST_CASE("train: stage 2 starts from stage 1's final weights with a fresh optim
   // stage-2 steps, so stage 2 began from exactly those weights and with an
   // optimizer that knew nothing of stage 1.
   auto first = experiment(dir, "first");
-  first.train.stages = {"stage1"};
+  first.train.stages = {hmt::StageKind::Stage1};
   first.train.checkpoint.keep = 5;
   REQUIRE(train_here(first).exit_code == 0);
   const std::string stage1_end = (fs::path(first.runtime.run_dir) / "checkpoints" / "stage1-step000004").string();
   auto s1 = hmt::load_run(stage1_end);
   CHECK_FALSE(s1.model->config().recall.enabled);
   auto second = experiment(dir, "second");
-  second.train.stages = {"stage2"};
+  second.train.stages = {hmt::StageKind::Stage2};
   hmt::TrainOptions from;
   from.init_from = stage1_end;
   REQUIRE(train_here(second, from).exit_code == 0);
@@ -207,7 +207,7 @@ TEST_CASE("train: non-finite steps are skipped and counted, M in a row stop with
           "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_nonfinite");
   auto config = experiment(dir, "run");
-  config.train.stages = {"stage1"};
+  config.train.stages = {hmt::StageKind::Stage1};
   config.train.stage1.steps = 8;
   config.train.max_nonfinite = 2;
   hmt::TrainOptions poison;
@@ -261,7 +261,7 @@ TEST_CASE("train: a process killed with SIGKILL mid-way and resumed ends with th
           "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_sigkill");
   auto config = experiment(dir, "killed");
-  config.train.stages = {"stage1"};
+  config.train.stages = {hmt::StageKind::Stage1};
   config.train.stage1.steps = 60;
   config.train.validation.every = 0;
   config.train.checkpoint.every = 10;
@@ -332,10 +332,10 @@ TEST_CASE("train: 2 ranks with batch B equal 1 process with batch 2B", "[trainer
 TEST_CASE("train: a corrupt newest checkpoint is reported and the previous one resumed", "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_corrupt");
   auto config = experiment(dir, "run");
-  config.train.stages = {"stage1"};
+  config.train.stages = {hmt::StageKind::Stage1};
   config.train.checkpoint.keep = 3;
   auto whole = experiment(dir, "whole");
-  whole.train.stages = {"stage1"};
+  whole.train.stages = {hmt::StageKind::Stage1};
   REQUIRE(train_here(whole).exit_code == 0);
   REQUIRE(train_here(config).exit_code == 0);
   const fs::path ckpts = fs::path(config.runtime.run_dir) / "checkpoints";
@@ -353,7 +353,7 @@ TEST_CASE("train: a corrupt newest checkpoint is reported and the previous one r
 TEST_CASE("train: a backbone stage pre-trains and its checkpoint starts the HMT stages", "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_backbone");
   auto pre = experiment(dir, "pre");
-  pre.train.stages = {"backbone"};
+  pre.train.stages = {hmt::StageKind::Backbone};
   pre.train.backbone.steps = 6;
   pre.train.backbone.lr = 1e-2;
   REQUIRE(train_here(pre).exit_code == 0);
@@ -379,7 +379,7 @@ TEST_CASE("train: a backbone stage pre-trains and its checkpoint starts the HMT 
 TEST_CASE("train: wrong start modes and stage lists are errors that say what to do", "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_errors");
   auto config = experiment(dir, "run");
-  config.train.stages = {"stage1"};
+  config.train.stages = {hmt::StageKind::Stage1};
   config.train.stage1.steps = 2;
   hmt::TrainOptions resume;
   resume.resume = true;
@@ -398,7 +398,7 @@ TEST_CASE("train: wrong start modes and stage lists are errors that say what to 
   CHECK_THROWS_WITH(hmt::load_experiment(yaml, {"train.stages=[stage3]"}),
                     Catch::Contains("train.stages: 'stage3' is not one of backbone, stage1, stage2"));
   auto frozen = experiment(dir, "frozen");
-  frozen.train.stages = {"backbone"};
-  frozen.model.trainable = "frozen";
+  frozen.train.stages = {hmt::StageKind::Backbone};
+  frozen.model.trainable = hmt::TrainableMode::Frozen;
   CHECK_THROWS_WITH(train_here(frozen), Catch::Contains("model.trainable: full"));
 }

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "trainer/dist/mpi_communicator.h"
 #ifdef HMT_WITH_NCCL
 #include "trainer/dist/nccl_communicator.h"
@@ -52,13 +53,13 @@ std::unique_ptr<Communicator> make_single_process_communicator() {
 }
 
 std::unique_ptr<Communicator> make_communicator(const DistConfig& config, const torch::Device& device) {
-  bool want_nccl = config.backend == "nccl" || (config.backend == "auto" && device.is_cuda());
+  bool want_nccl = config.backend == DistBackend::Nccl || (config.backend == DistBackend::Auto && device.is_cuda());
 #ifndef HMT_WITH_NCCL
-  HMT_CHECK(config.backend != "nccl",
+  HMT_CHECK(config.backend != DistBackend::Nccl,
             "dist.backend: nccl, but this build has no NCCL communicator; configure with -DHMT_WITH_NCCL=ON "
             "(needs the CUDA toolkit and NCCL) or set dist.backend: mpi");
 #endif
-  HMT_CHECK(!(config.backend == "nccl" && !device.is_cuda()),
+  HMT_CHECK(!(config.backend == DistBackend::Nccl && !device.is_cuda()),
             "dist.backend: nccl needs CUDA tensors, but runtime.device is {}; set runtime.device: cuda or "
             "dist.backend: mpi",
             device.str());
@@ -83,7 +84,7 @@ int run_or_abort(Communicator& comm, const std::function<int()>& body) {
 }
 
 std::string describe_tensor(const torch::Tensor& tensor) {
-  return fmt::format("{} [{}]", c10::toString(tensor.scalar_type()), fmt::join(tensor.sizes().vec(), ", "));
+  return fmt::format("{} {}", c10::toString(tensor.scalar_type()), shape_text(tensor.sizes()));
 }
 
 }  // namespace hmt::dist

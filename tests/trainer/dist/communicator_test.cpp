@@ -41,7 +41,7 @@ TEST_CASE("dist: with one rank run_or_abort lets the exception through", "[dist]
 
 TEST_CASE("dist: dist.backend nccl is checked against the build and the device", "[dist]") {
   DistConfig config;
-  config.backend = "nccl";
+  config.backend = hmt::DistBackend::Nccl;
 #ifndef HMT_WITH_NCCL
   CHECK_THROWS_WITH(make_communicator(config, torch::Device(torch::kCPU)),
                     Catch::StartsWith("dist.backend: nccl, but this build has no NCCL communicator; configure with "

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "core/error.h"
-#include "tests/trainer/hmt_fixtures.h"
+#include "tests/model/hmt_fixtures.h"
 #include "trainer/dist/communicator.h"
-#include "trainer/segment_runner.h"
+#include "model/segment_runner.h"
 
 namespace hmt::test {
 
