@@ -8,7 +8,7 @@ NCCL_BUILD_DIR ?= build-nccl
 # Where the NCCL check looks for nccl.h (the CUDA 13 toolkit ships it).
 CUDA_HOME ?= /usr/local/cuda
 
-.PHONY: all bootstrap configure build test demo clean nccl-check
+.PHONY: all bootstrap configure build test demo clean nccl-check format
 
 all: build
 
@@ -55,3 +55,7 @@ demo: bootstrap
 
 clean:
 	rm -rf $(BUILD_DIR) $(NCCL_BUILD_DIR)
+
+# The style of .clang-format over every C++ file git knows.
+format:
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -54,8 +54,7 @@ std::vector<std::string> options_in(const fs::path& dir) {
   std::vector<std::string> options;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml")
-      options.push_back(entry.path().stem().string());
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml") options.push_back(entry.path().stem().string());
   std::sort(options.begin(), options.end());
   return options;
 }
@@ -78,17 +77,14 @@ class Composer {
 
     ConfigNode own = load_yaml_file(file);
     if (own.is_null()) own = ConfigNode::map(Origin::at(file, /*line=*/0));
-    HMT_CHECK(own.is_map(), "{}: a config file must be a mapping at the top level, got {}", file,
-              own.describe());
+    HMT_CHECK(own.is_map(), "{}: a config file must be a mapping at the top level, got {}", file, own.describe());
     std::vector<Step> steps = read_defaults(own, file, group, package);
     own.erase("defaults");
 
     ConfigNode result = ConfigNode::map(Origin::at(file, /*line=*/0));
     for (const Step& step : steps) {
-      if (step.self)
-        merge_into(result, wrap(own, package, own.origin));
-      else
-        merge_into(result, compose(step.file, step.group, step.package, step.origin));
+      if (step.self) merge_into(result, wrap(own, package, own.origin));
+      else merge_into(result, compose(step.file, step.group, step.package, step.origin));
     }
     stack_.pop_back();
     files_.pop_back();

@@ -23,8 +23,7 @@ std::string config_root(const std::string& experiment_path);
 // list order (the file's own content at `_self_`, last when not listed).
 // `choices` maps group paths ("model", "model/attention") to replacements;
 // the groups actually found in some defaults list are added to `used`.
-ConfigNode compose_defaults(const std::string& experiment_path,
-                            const std::map<std::string, GroupChoice>& choices,
+ConfigNode compose_defaults(const std::string& experiment_path, const std::map<std::string, GroupChoice>& choices,
                             std::set<std::string>& used);
 
 }  // namespace hmt

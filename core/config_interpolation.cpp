@@ -90,12 +90,9 @@ class Resolver {
   // ${env:NAME} or ${env:NAME,default}; nullopt when `ref` is not an env lookup.
   std::optional<std::string> env_value(const std::string& ref, const ConfigNode& node, const std::string& path) {
     std::string body;
-    if (ref.rfind("env:", 0) == 0)
-      body = ref.substr(4);
-    else if (ref.rfind("oc.env:", 0) == 0)
-      body = ref.substr(7);
-    else
-      return std::nullopt;
+    if (ref.rfind("env:", 0) == 0) body = ref.substr(4);
+    else if (ref.rfind("oc.env:", 0) == 0) body = ref.substr(7);
+    else return std::nullopt;
     auto comma = body.find(',');
     std::string name = body.substr(0, comma);
     if (const char* value = std::getenv(name.c_str())) return std::string(value);
@@ -118,8 +115,7 @@ class Resolver {
       fail("{}: {}: interpolation ${{{}}}: '{}' is not a key (only absolute dotted keys and env:NAME are supported)",
            node.origin.describe(), path, ref, ref);
     }
-    if (!found)
-      fail("{}: {}: interpolation ${{{}}}: key {} does not exist", node.origin.describe(), path, ref, ref);
+    if (!found) fail("{}: {}: interpolation ${{{}}}: key {} does not exist", node.origin.describe(), path, ref, ref);
     walk(*found, ref);
     return *found;
   }

@@ -72,10 +72,8 @@ void merge_into(ConfigNode& base, const ConfigNode& overlay) {
     return;
   }
   for (const auto& [key, value] : overlay.entries) {
-    if (ConfigNode* existing = base.find(key))
-      merge_into(*existing, value);
-    else
-      base.entries.emplace_back(key, value);
+    if (ConfigNode* existing = base.find(key)) merge_into(*existing, value);
+    else base.entries.emplace_back(key, value);
   }
 }
 
@@ -148,8 +146,7 @@ void dump(const ConfigNode& node, int indent, std::ostringstream& out) {
     return std::string("[]");
   };
   auto is_leaf = [](const ConfigNode& n) {
-    return n.is_null() || n.is_scalar() || (n.is_map() && n.entries.empty()) ||
-           (n.is_sequence() && n.items.empty());
+    return n.is_null() || n.is_scalar() || (n.is_map() && n.entries.empty()) || (n.is_sequence() && n.items.empty());
   };
   if (node.is_map()) {
     for (const auto& [key, value] : node.entries) {

@@ -31,8 +31,8 @@ class ConfigNode {
   bool quoted = false;
   // Set once interpolation produced this scalar: its "${" is literal text.
   bool verbatim = false;
-  std::vector<ConfigNode> items;                              // Sequence
-  std::vector<std::pair<std::string, ConfigNode>> entries;   // Map, in file order
+  std::vector<ConfigNode> items;                            // Sequence
+  std::vector<std::pair<std::string, ConfigNode>> entries;  // Map, in file order
   Origin origin;
 
   static ConfigNode map(Origin origin);

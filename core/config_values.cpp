@@ -38,7 +38,8 @@ std::string shown(const ConfigNode& node) {
 
 // A plain scalar the caller may read as a number; quoted text never is one.
 const std::string& number_text(const ConfigNode& node, const std::string& key, const char* expected) {
-  if (!node.is_scalar() || node.quoted) fail_value(node, key, fmt::format("expected {}, got {}", expected, shown(node)));
+  if (!node.is_scalar() || node.quoted)
+    fail_value(node, key, fmt::format("expected {}, got {}", expected, shown(node)));
   return node.scalar;
 }
 
@@ -97,14 +98,16 @@ std::int64_t read_int64(const ConfigNode& node, const std::string& key) {
 
 std::uint64_t read_uint64(const ConfigNode& node, const std::string& key) {
   const std::string& text = number_text(node, key, "a non-negative integer");
-  if (!text.empty() && text[0] == '-') fail_value(node, key, fmt::format("expected a non-negative integer, got '{}'", text));
+  if (!text.empty() && text[0] == '-')
+    fail_value(node, key, fmt::format("expected a non-negative integer, got '{}'", text));
   return parse_integer<std::uint64_t>(node, key, "a non-negative integer");
 }
 
 void check_constraints(const FieldSpec& spec, const ConfigNode& node, const std::string& key, double value) {
   if (spec.range && !spec.range->contains(value))
-    fail_value(node, key, fmt::format("{} is out of range {}", node.is_scalar() ? node.scalar : node.describe(),
-                                      spec.range->describe()));
+    fail_value(node, key,
+               fmt::format("{} is out of range {}", node.is_scalar() ? node.scalar : node.describe(),
+                           spec.range->describe()));
 }
 
 void check_constraints(const FieldSpec& spec, const ConfigNode& node, const std::string& key,

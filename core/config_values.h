@@ -30,7 +30,7 @@ struct Range {
   static Range at_least(double lo) { return {lo, std::numeric_limits<double>::infinity(), false, false}; }
   static Range above(double lo) { return {lo, std::numeric_limits<double>::infinity(), true, false}; }
   static Range closed(double lo, double hi) { return {lo, hi, false, false}; }
-  static Range half_open(double lo, double hi) { return {lo, hi, false, true}; }  // [lo, hi)
+  static Range half_open(double lo, double hi) { return {lo, hi, false, true}; }    // [lo, hi)
   static Range open_closed(double lo, double hi) { return {lo, hi, true, false}; }  // (lo, hi]
 
   bool contains(double v) const;
@@ -197,8 +197,7 @@ template <class T>
 void read_value(const ConfigNode& node, const std::string& key, std::vector<T>& out) {
   if (!node.is_sequence()) fail_value(node, key, fmt::format("expected a list, got {}", node.describe()));
   std::vector<T> values(node.items.size());
-  for (std::size_t i = 0; i < values.size(); ++i)
-    read_value(node.items[i], fmt::format("{}[{}]", key, i), values[i]);
+  for (std::size_t i = 0; i < values.size(); ++i) read_value(node.items[i], fmt::format("{}[{}]", key, i), values[i]);
   out = std::move(values);
 }
 
@@ -217,8 +216,7 @@ void read_value(const ConfigNode& node, const std::string& key, std::optional<T>
 // ---- constraints ---------------------------------------------------------
 
 void check_constraints(const FieldSpec& spec, const ConfigNode& node, const std::string& key, double value);
-void check_constraints(const FieldSpec& spec, const ConfigNode& node, const std::string& key,
-                       const std::string& value);
+void check_constraints(const FieldSpec& spec, const ConfigNode& node, const std::string& key, const std::string& value);
 inline void check_constraints(const FieldSpec&, const ConfigNode&, const std::string&, bool) {}
 
 template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
@@ -264,10 +262,8 @@ void write_value(YAML::Emitter& out, const std::vector<T>& values) {
 }
 template <class T>
 void write_value(YAML::Emitter& out, const std::optional<T>& value) {
-  if (value)
-    write_value(out, *value);
-  else
-    out << YAML::Null;
+  if (value) write_value(out, *value);
+  else out << YAML::Null;
 }
 
 // ---- documentation -------------------------------------------------------

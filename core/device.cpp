@@ -30,8 +30,7 @@ torch::Device resolve_device(const std::string& name, const std::string& what) {
     fail("{}: \"{}\" is not a device name (cpu, cuda or cuda:N)", what, name);
   }
 #ifndef HMT_TORCH_CUDA
-  fail("{}: {} asked for, but this build uses a CPU LibTorch; build against a CUDA LibTorch (docs/gpu.md)", what,
-       name);
+  fail("{}: {} asked for, but this build uses a CPU LibTorch; build against a CUDA LibTorch (docs/gpu.md)", what, name);
 #endif
   const auto count = static_cast<int64_t>(torch::cuda::device_count());
   HMT_CHECK(count > 0, "{}: {} asked for, but no CUDA device is visible (check CUDA_VISIBLE_DEVICES and the driver)",

@@ -22,7 +22,7 @@ template <typename... Args>
 
 // HMT_CHECK(cond, "fmt {}", args...): throws hmt::Error with the message when
 // cond is false. For internal invariants and user input alike.
-#define HMT_CHECK(cond, ...)                  \
-  do {                                        \
-    if (!(cond)) ::hmt::fail(__VA_ARGS__);    \
+#define HMT_CHECK(cond, ...)               \
+  do {                                     \
+    if (!(cond)) ::hmt::fail(__VA_ARGS__); \
   } while (0)

@@ -21,9 +21,10 @@ void ModelConfig::check(config::SectionCheck& c) const {
                                c.key("pretrained"), c.key("type")));
     return;
   }
-  const std::pair<const char*, const std::optional<std::int64_t>*> architecture[] = {
-      {"vocab_size", &vocab_size}, {"hidden_size", &hidden_size}, {"num_layers", &num_layers},
-      {"num_heads", &num_heads}};
+  const std::pair<const char*, const std::optional<std::int64_t>*> architecture[] = {{"vocab_size", &vocab_size},
+                                                                                     {"hidden_size", &hidden_size},
+                                                                                     {"num_layers", &num_layers},
+                                                                                     {"num_heads", &num_heads}};
   bool complete = true;
   for (const auto& [name, value] : architecture) {
     if (has_pretrained && value->has_value())
@@ -46,8 +47,8 @@ void ModelConfig::check(config::SectionCheck& c) const {
     c.fail("num_kv_heads", fmt::format("{}: only llama models have grouped-query attention; {} has {} = {}",
                                        c.key("num_kv_heads"), *type, c.key("num_heads"), *num_heads));
   if (*type != "opt" && !do_layer_norm_before)
-    c.fail("do_layer_norm_before", fmt::format("{}: false is only supported for type opt, not {}",
-                                               c.key("do_layer_norm_before"), *type));
+    c.fail("do_layer_norm_before",
+           fmt::format("{}: false is only supported for type opt, not {}", c.key("do_layer_norm_before"), *type));
   if (*type != "opt" && word_embed_proj_dim != 0 && word_embed_proj_dim != *hidden_size)
     c.fail("word_embed_proj_dim", fmt::format("{}: differs from {} only for type opt, not {}",
                                               c.key("word_embed_proj_dim"), c.key("hidden_size"), *type));
@@ -66,10 +67,10 @@ void DataConfig::check(config::SectionCheck& c) const {
   double sum = 0;
   for (double f : split_fractions) sum += f;
   if (split_fractions.size() != splits.size() || std::abs(sum - 1.0) > 1e-9)
-    c.fail("split_fractions", fmt::format("{}: needs one fraction per entry of {} ({} given for {}), summing to 1 "
-                                          "(they sum to {})",
-                                          c.key("split_fractions"), c.key("splits"), split_fractions.size(),
-                                          splits.size(), sum));
+    c.fail("split_fractions",
+           fmt::format("{}: needs one fraction per entry of {} ({} given for {}), summing to 1 "
+                       "(they sum to {})",
+                       c.key("split_fractions"), c.key("splits"), split_fractions.size(), splits.size(), sum));
 }
 
 void ExperimentConfig::check(config::SectionCheck& c) const {

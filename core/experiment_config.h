@@ -117,7 +117,8 @@ struct ModelConfig {
     v.field("tie_word_embeddings", tie_word_embeddings, "output head shares the embedding table");
     v.field("dropout", dropout, Range::half_open(0, 1), "dropout probability");
     v.field("do_layer_norm_before", do_layer_norm_before, "opt only: pre-LN (false = post-LN, OPT-350M)");
-    v.field("word_embed_proj_dim", word_embed_proj_dim, Range::at_least(0), "opt only: embedding width; 0 = hidden_size");
+    v.field("word_embed_proj_dim", word_embed_proj_dim, Range::at_least(0),
+            "opt only: embedding width; 0 = hidden_size");
     v.field("rope_theta", rope_theta, Range::above(0), "llama only: RoPE base");
     v.field("trainable", trainable,
             "what trains besides hmt.*: the whole backbone, only its LoRA adapters (needs lora.enabled), or "
@@ -335,7 +336,8 @@ struct CheckpointConfig {
   template <class V>
   void visit(V& v) {
     using config::Range;
-    v.field("every", every, Range::at_least(0), "write a checkpoint every N steps (and at each stage end); 0 = stage ends only");
+    v.field("every", every, Range::at_least(0),
+            "write a checkpoint every N steps (and at each stage end); 0 = stage ends only");
     v.field("keep", keep, Range::at_least(1), "K: keep the newest K checkpoints");
   }
 };

@@ -86,7 +86,8 @@ std::string plot_png(const PlotSpec& spec, const std::string& png_path) {
   const int status = ::pclose(pipe);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
     return "gnuplot not found (Debian: apt-get install gnuplot-nox; scripts/bootstrap.sh installs it); data and "
-           "script written to " + data.string() + " and " + script.string();
+           "script written to " +
+           data.string() + " and " + script.string();
   if (status != 0 || !fs::exists(png_path)) return "gnuplot failed on " + script.string() + ": " + output;
   return "";
 }

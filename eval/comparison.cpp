@@ -44,8 +44,8 @@ double median(std::vector<double> values) {
 
 Labeled parse_labeled(const std::string& argument, const std::string& option) {
   const auto eq = argument.find('=');
-  HMT_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < argument.size(), "{}: expected LABEL=PATH, got '{}'",
-            option, argument);
+  HMT_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < argument.size(), "{}: expected LABEL=PATH, got '{}'", option,
+            argument);
   return {argument.substr(0, eq), argument.substr(eq + 1)};
 }
 
@@ -125,7 +125,9 @@ std::string compare_runs(const std::vector<Labeled>& runs) {
       s.speed.push_back(r["tokens_per_s"].get<double>());
     }
     HMT_CHECK(!stages.empty(), "{}: no training rows", path);
-    auto number = [](double v, const char* format) { return std::isnan(v) ? std::string("-") : fmt::format(format, v); };
+    auto number = [](double v, const char* format) {
+      return std::isnan(v) ? std::string("-") : fmt::format(format, v);
+    };
     for (const auto& [name, s] : stages)
       out += row({label, name, std::to_string(s.steps), number(s.first, "{:.3f}"), number(s.last, "{:.3f}"),
                   number(s.valid, "{:.2f}"), fmt::format("{:.0f}", median(s.speed))});

@@ -35,8 +35,10 @@ EvalModel load_eval_model(const std::string& path, int64_t segment_length) {
   EvalModel out;
   const fs::path dir(path);
   if (is_hmt_export(path)) {
-    HMT_CHECK(segment_length == 0, "{}: --segment-length is only for plain HF directories; an export has its own "
-              "(hmt_config.json)", path);
+    HMT_CHECK(segment_length == 0,
+              "{}: --segment-length is only for plain HF directories; an export has its own "
+              "(hmt_config.json)",
+              path);
     out.model = load_hmt_export(path);
     out.source = path;
     out.kind = "export";
@@ -47,8 +49,10 @@ EvalModel load_eval_model(const std::string& path, int64_t segment_length) {
   }
   const bool run_or_checkpoint = fs::exists(dir / "trainer_state.json") || fs::is_directory(dir / "checkpoints");
   if (run_or_checkpoint) {
-    HMT_CHECK(segment_length == 0, "{}: --segment-length is only for plain HF directories; a run has its own "
-              "(hmt.segment_length)", path);
+    HMT_CHECK(segment_length == 0,
+              "{}: --segment-length is only for plain HF directories; a run has its own "
+              "(hmt.segment_length)",
+              path);
     LoadedRun run = load_run(path);
     out.model = run.model;
     out.source = run.checkpoint_dir;
@@ -64,9 +68,12 @@ EvalModel load_eval_model(const std::string& path, int64_t segment_length) {
   }
   HMT_CHECK(fs::exists(dir / "config.json"),
             "{}: neither an HMT export (hmt.safetensors), a run directory (checkpoints/), a checkpoint "
-            "(trainer_state.json) nor an HF model directory (config.json)", path);
-  HMT_CHECK(segment_length > 0, "{}: a plain HF model directory needs --segment-length L (it runs in backbone "
-            "mode, segment by segment)", path);
+            "(trainer_state.json) nor an HF model directory (config.json)",
+            path);
+  HMT_CHECK(segment_length > 0,
+            "{}: a plain HF model directory needs --segment-length L (it runs in backbone "
+            "mode, segment by segment)",
+            path);
   HmtConfig config;
   config.segment_length = segment_length;
   config.num_sensory = 0;

@@ -21,15 +21,19 @@ using json = nlohmann::ordered_json;
 double per_second(int64_t tokens, double seconds) { return seconds > 0 ? static_cast<double>(tokens) / seconds : 0; }
 
 json context_json(const ContextPerplexity& r) {
-  return {{"context", r.context},       {"windows", r.windows},
-          {"tokens", r.tokens},         {"nll_sum", r.nll_sum},
-          {"ppl", r.ppl},               {"ppl_batch_mean", r.ppl_batch_mean},
-          {"seconds", r.seconds},       {"tokens_per_s", per_second(r.input_tokens, r.seconds)}};
+  return {{"context", r.context}, {"windows", r.windows},
+          {"tokens", r.tokens},   {"nll_sum", r.nll_sum},
+          {"ppl", r.ppl},         {"ppl_batch_mean", r.ppl_batch_mean},
+          {"seconds", r.seconds}, {"tokens_per_s", per_second(r.input_tokens, r.seconds)}};
 }
 
 json documents_json(const DocumentPerplexity& r) {
-  return {{"documents", r.documents}, {"tokens", r.tokens},   {"longest", r.longest},
-          {"nll_sum", r.nll_sum},     {"ppl", r.ppl},         {"seconds", r.seconds},
+  return {{"documents", r.documents},
+          {"tokens", r.tokens},
+          {"longest", r.longest},
+          {"nll_sum", r.nll_sum},
+          {"ppl", r.ppl},
+          {"seconds", r.seconds},
           {"tokens_per_s", per_second(r.input_tokens, r.seconds)}};
 }
 
@@ -78,7 +82,8 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   HMT_CHECK(!qa || (request.contexts.empty() && !request.documents && request.interleave_len == 0 &&
                     request.dilate_len == 0),
             "{}: split {} holds PubMedQA samples: context lengths, --documents and transforms apply to "
-            "language-model splits", store.path(), request.split);
+            "language-model splits",
+            store.path(), request.split);
   const bool documents = !qa && (request.documents || request.contexts.empty());
 
   TransformOptions transform;
@@ -104,8 +109,10 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
                  {"dataset", store.dataset()},
                  {"segment_length", config.segment_length},
                  {"num_sensory", config.num_sensory},
-                 {"recall", {{"enabled", config.recall.enabled}, {"context", config.recall.context},
-                             {"hidden_dim", config.recall.hidden_dim}}},
+                 {"recall",
+                  {{"enabled", config.recall.enabled},
+                   {"context", config.recall.context},
+                   {"hidden_dim", config.recall.hidden_dim}}},
                  {"parameters", {{"backbone", 0}, {"hmt", 0}}},
                  {"interleave_len", request.interleave_len},
                  {"dilate_len", request.dilate_len},
@@ -143,11 +150,13 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
       entry["recall_histogram"] = histogram.to_json();
       if (!request.out_dir.empty() && histogram.total() > 0) {
         fs::create_directories(request.out_dir);
-        const std::string png = (fs::path(request.out_dir) / ("recall_histogram_" + std::string(memory_mode_name(mode)) + ".png")).string();
-        const std::string problem = plot_recall_histogram(
-            histogram, fmt::format("recall distance, {} ({} recalls)", fs::path(loaded.source).filename().string(),
-                                   histogram.total()),
-            png);
+        const std::string png =
+            (fs::path(request.out_dir) / ("recall_histogram_" + std::string(memory_mode_name(mode)) + ".png")).string();
+        const std::string problem = plot_recall_histogram(histogram,
+                                                          fmt::format("recall distance, {} ({} recalls)",
+                                                                      fs::path(loaded.source).filename().string(),
+                                                                      histogram.total()),
+                                                          png);
         entry["recall_histogram"]["png"] = problem.empty() ? json(png) : json();
         if (!problem.empty()) std::fprintf(stderr, "warning: no recall histogram plot: %s\n", problem.c_str());
       }
@@ -167,7 +176,7 @@ std::string format_evaluation(const json& report) {
   std::string out = fmt::format("model {} ({}{}), data {} split {}, L = {}\n", report["model"].get<std::string>(),
                                 report["kind"].get<std::string>(),
                                 report["stage"].get<std::string>().empty() ? ""
-                                    : ", " + report["stage"].get<std::string>(),
+                                                                           : ", " + report["stage"].get<std::string>(),
                                 report["data"].get<std::string>(), report["split"].get<std::string>(),
                                 report["segment_length"].get<int64_t>());
   for (const auto& entry : report["results"]) {
@@ -176,9 +185,9 @@ std::string format_evaluation(const json& report) {
       out += fmt::format("{:<9} {:>9} {:>8} {:>9} {:>11} {:>14} {:>10}\n", "mode", "context", "windows", "tokens",
                          "PPL", "PPL(official)", "tokens/s");
       for (const auto& r : entry["contexts"])
-        out += fmt::format("{:<9} {:>9} {:>8} {:>9} {:>11.3f} {:>14.3f} {:>10.0f}\n", mode,
-                           r["context"].get<int64_t>(), r["windows"].get<int64_t>(), r["tokens"].get<int64_t>(),
-                           r["ppl"].get<double>(), r["ppl_batch_mean"].get<double>(), r["tokens_per_s"].get<double>());
+        out += fmt::format("{:<9} {:>9} {:>8} {:>9} {:>11.3f} {:>14.3f} {:>10.0f}\n", mode, r["context"].get<int64_t>(),
+                           r["windows"].get<int64_t>(), r["tokens"].get<int64_t>(), r["ppl"].get<double>(),
+                           r["ppl_batch_mean"].get<double>(), r["tokens_per_s"].get<double>());
     }
     if (entry.contains("documents")) {
       const auto& d = entry["documents"];

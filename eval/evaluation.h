@@ -15,20 +15,20 @@
 namespace hmt {
 
 struct EvalRequest {
-  std::string model_path;             // export, run, checkpoint or HF directory
-  int64_t segment_length = 0;         // plain HF directories only
-  std::string data_path;              // prepared .h5 (hmt prepare)
+  std::string model_path;      // export, run, checkpoint or HF directory
+  int64_t segment_length = 0;  // plain HF directories only
+  std::string data_path;       // prepared .h5 (hmt prepare)
   std::string split = "test";
-  std::vector<std::string> modes;     // hmt | rmt | backbone; empty = the model's own
-  std::vector<int64_t> contexts;      // PPL at these context lengths; empty = none
+  std::vector<std::string> modes;  // hmt | rmt | backbone; empty = the model's own
+  std::vector<int64_t> contexts;   // PPL at these context lengths; empty = none
   int64_t windows = 32;
   int64_t batch = 4;
-  bool documents = false;             // whole-document PPL (the default for a LM split without contexts)
+  bool documents = false;  // whole-document PPL (the default for a LM split without contexts)
   int64_t max_documents = 0, max_document_tokens = 0;
-  int64_t max_samples = 0;            // PubMedQA
-  int64_t interleave_len = 0;         // topic switching
-  int64_t dilate_len = 0;             // dilation
-  std::string out_dir;                // "": write nothing; else eval.json and the recall histogram PNGs
+  int64_t max_samples = 0;     // PubMedQA
+  int64_t interleave_len = 0;  // topic switching
+  int64_t dilate_len = 0;      // dilation
+  std::string out_dir;         // "": write nothing; else eval.json and the recall histogram PNGs
 };
 
 nlohmann::ordered_json run_evaluation(const EvalRequest& request, const EvalProgress& progress = {});

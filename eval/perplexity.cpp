@@ -12,9 +12,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 RunnerOptions runner_options(MemoryMode mode, RecallHistogram* histogram) {
   RunnerOptions options;
@@ -39,8 +37,8 @@ std::vector<int64_t> scored_segment_starts(int64_t stream_tokens, int64_t max_co
                                            int64_t windows) {
   HMT_CHECK(windows >= 1, "windows: must be >= 1, got {}", windows);
   HMT_CHECK(stream_tokens >= max_context + segment_length,
-            "the evaluation split has {} tokens; a context of {} plus one scored segment of {} needs {}",
-            stream_tokens, max_context, segment_length, max_context + segment_length);
+            "the evaluation split has {} tokens; a context of {} plus one scored segment of {} needs {}", stream_tokens,
+            max_context, segment_length, max_context + segment_length);
   const int64_t candidates = (stream_tokens - max_context - segment_length) / segment_length + 1;
   std::vector<int64_t> starts;
   if (windows >= candidates) {

@@ -43,15 +43,15 @@ struct ContextEvalOptions {
 };
 
 struct ContextPerplexity {
-  int64_t context = 0;            // X after rounding
+  int64_t context = 0;  // X after rounding
   int64_t windows = 0;
-  int64_t tokens = 0;             // scored tokens (windows x L)
+  int64_t tokens = 0;  // scored tokens (windows x L)
   double nll_sum = 0;
-  double ppl = 0;                 // exp(nll_sum / tokens): the spec's figure
-  double ppl_batch_mean = 0;      // mean over batches of exp(batch's mean NLL): the official code's figure
+  double ppl = 0;             // exp(nll_sum / tokens): the spec's figure
+  double ppl_batch_mean = 0;  // mean over batches of exp(batch's mean NLL): the official code's figure
   double seconds = 0;
-  int64_t input_tokens = 0;       // window tokens read (backbone mode: its shortened windows)
-  int64_t processed_tokens = 0;   // through the backbone (memory slots, sensory, summaries included)
+  int64_t input_tokens = 0;      // window tokens read (backbone mode: its shortened windows)
+  int64_t processed_tokens = 0;  // through the backbone (memory slots, sensory, summaries included)
 };
 
 // X rounded up to a multiple of L, at least L; errors on X < 0.
@@ -77,9 +77,9 @@ struct DocumentEvalOptions {
 
 struct DocumentPerplexity {
   int64_t documents = 0;
-  int64_t tokens = 0;            // scored tokens
-  int64_t longest = 0;           // tokens of the longest document run
-  int64_t input_tokens = 0;      // document tokens read
+  int64_t tokens = 0;        // scored tokens
+  int64_t longest = 0;       // tokens of the longest document run
+  int64_t input_tokens = 0;  // document tokens read
   double nll_sum = 0;
   double ppl = 0;
   double seconds = 0;

@@ -25,8 +25,8 @@ struct QaEvaluation {
   double nll_sum = 0;
   double long_answer_ppl = 0;
   int64_t labeled = 0, correct = 0;
-  double accuracy = 0;                   // correct / labeled; 0 without labels
-  std::array<int64_t, 3> predicted{};    // predictions per short answer (kShortAnswers order)
+  double accuracy = 0;                 // correct / labeled; 0 without labels
+  std::array<int64_t, 3> predicted{};  // predictions per short answer (kShortAnswers order)
   double seconds = 0;
 };
 

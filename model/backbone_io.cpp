@@ -87,7 +87,8 @@ std::shared_ptr<Backbone> load_backbone(const std::string& dir_name, torch::Dtyp
   const fs::path dir(dir_name);
   if (!fs::is_directory(dir)) fail("{}: not a model directory", dir_name);
   const fs::path config_path = dir / "config.json";
-  if (!fs::exists(config_path)) fail("{}: missing; a HuggingFace model directory needs config.json", config_path.string());
+  if (!fs::exists(config_path))
+    fail("{}: missing; a HuggingFace model directory needs config.json", config_path.string());
   BackboneConfig config = load_hf_config(config_path.string());
   SafetensorsReader reader(weights_path(dir));
   const std::string& source = reader.path();
@@ -129,8 +130,8 @@ std::shared_ptr<Backbone> load_backbone(const std::string& dir_name, torch::Dtyp
                                        shape_text(param.sizes()), shape_text(shape)));
   }
   if (!unexpected.empty() || !missing.empty() || !mismatched.empty())
-    fail("{}: does not match the {} model described by {}:{}{}{}", source, config.model_type,
-         config_path.string(), summarize(missing), summarize(unexpected), summarize(mismatched));
+    fail("{}: does not match the {} model described by {}:{}{}{}", source, config.model_type, config_path.string(),
+         summarize(missing), summarize(unexpected), summarize(mismatched));
 
   // A tied model has no lm_head parameter; a file whose lm_head differs from
   // the embedding was trained untied and would silently lose its head.

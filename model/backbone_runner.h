@@ -16,6 +16,6 @@ namespace hmt {
 // row's first. Returns loss = nll_sum / tokens (with grad when grad mode is
 // on) and one entry in `segments` holding everything.
 BatchNll run_backbone_window(Backbone& backbone, const torch::Tensor& ids, const torch::Tensor& mask,
-                                const torch::Tensor& score_mask);
+                             const torch::Tensor& score_mask);
 
 }  // namespace hmt

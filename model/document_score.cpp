@@ -25,9 +25,8 @@ DocumentScore score_document(Backbone& backbone, const std::vector<int32_t>& ids
   bool was_training = backbone.is_training();
   backbone.eval();
   auto parameter = backbone.parameters().front();
-  auto input = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kInt64)
-                   .to(parameter.device())
-                   .unsqueeze(0);
+  auto input =
+      torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kInt64).to(parameter.device()).unsqueeze(0);
   auto logits = backbone.forward(backbone.embed(input)).logits;  // [1, T, V]
   // log_softmax in float32 at least (bf16 logits lose the tail); the sum in
   // double so that long documents do not drift.

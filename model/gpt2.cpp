@@ -52,8 +52,8 @@ struct Attention : torch::nn::Module {
     auto k = layers::split_heads(qkv[1], heads, head_dim);
     auto v = layers::split_heads(qkv[2], heads, head_dim);
     if (cache) std::tie(k, v) = cache->extend(layer, k, v);
-    auto out = layers::attend(q, k, v, allowed, /*score_scale=*/1.0 / std::sqrt(static_cast<double>(head_dim)),
-                              attn_p, training);
+    auto out = layers::attend(q, k, v, allowed, /*score_scale=*/1.0 / std::sqrt(static_cast<double>(head_dim)), attn_p,
+                              training);
     return layers::dropout(c_proj->forward(out), resid_p, training);
   }
 
@@ -85,8 +85,8 @@ struct Block : torch::nn::Module {
     mlp = register_module("mlp", std::make_shared<Mlp>(c));
   }
 
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training,
-                        KvCache* cache = nullptr, int64_t layer = 0) {
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training, KvCache* cache = nullptr,
+                        int64_t layer = 0) {
     auto h = x + attn->forward(ln_1->forward(x), allowed, training, cache, layer);
     return h + mlp->forward(ln_2->forward(h), training);
   }

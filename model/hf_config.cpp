@@ -71,16 +71,16 @@ void parse_llama_like(const Keys& k, BackboneConfig& c) {
   c.num_heads = k.positive("num_attention_heads");
   const int64_t default_kv = type == "mistral" ? 8 : type == "qwen2" ? 32 : c.num_heads;
   // An explicit null means "same as num_attention_heads" in all three classes.
-  c.num_kv_heads = k.j.contains("num_key_value_heads") ? k.integer_or("num_key_value_heads", c.num_heads)
-                                                       : default_kv;
+  c.num_kv_heads = k.j.contains("num_key_value_heads") ? k.integer_or("num_key_value_heads", c.num_heads) : default_kv;
   if (c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
     fail("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", k.source, c.num_heads,
          c.num_kv_heads);
   if (!k.has("head_dim") && c.hidden_size % c.num_heads != 0)
     fail("{}: hidden_size {} is not divisible by num_attention_heads {}", k.source, c.hidden_size, c.num_heads);
   c.head_dim = k.has("head_dim") ? k.positive("head_dim") : c.hidden_size / c.num_heads;
-  c.max_position_embeddings =
-      k.integer_or("max_position_embeddings", type == "mistral" ? 4096 * 32 : type == "qwen2" ? 32768 : 2048);
+  c.max_position_embeddings = k.integer_or("max_position_embeddings", type == "mistral" ? 4096 * 32
+                                                                      : type == "qwen2" ? 32768
+                                                                                        : 2048);
   c.norm_eps = k.number_or("rms_norm_eps", 1e-6);
   c.rope_theta = k.number_or("rope_theta", 10000.0);
   c.initializer_range = k.number_or("initializer_range", 0.02);
@@ -215,12 +215,9 @@ BackboneConfig parse_hf_config(const nlohmann::json& j, const std::string& sourc
   c.model_type = j["model_type"].get<std::string>();
   c.raw = j;
   Keys k{j, source};
-  if (c.model_type == "llama" || c.model_type == "mistral" || c.model_type == "qwen2")
-    parse_llama_like(k, c);
-  else if (c.model_type == "gpt2")
-    parse_gpt2(k, c);
-  else if (c.model_type == "opt")
-    parse_opt(k, c);
+  if (c.model_type == "llama" || c.model_type == "mistral" || c.model_type == "qwen2") parse_llama_like(k, c);
+  else if (c.model_type == "gpt2") parse_gpt2(k, c);
+  else if (c.model_type == "opt") parse_opt(k, c);
   else
     fail("{}: unsupported model_type \"{}\"; supported: llama, mistral, qwen2 (llama family), gpt2, opt", source,
          c.model_type);

@@ -99,10 +99,8 @@ void save_export(HmtModel& model, const std::string& dir_name, const std::string
   StagingDir staging(dir.string() + ".partial-XXXXXX");
   // Spec section 8: model.safetensors is the backbone with LoRA merged; the
   // live model keeps its adapters.
-  if (lora_module_names(model.backbone()).empty())
-    save_backbone(model.backbone(), staging.path().string());
-  else
-    save_backbone(*merged_copy(model.backbone()), staging.path().string());
+  if (lora_module_names(model.backbone()).empty()) save_backbone(model.backbone(), staging.path().string());
+  else save_backbone(*merged_copy(model.backbone()), staging.path().string());
   if (with_hmt) {
     NamedTensors hmt_tensors;
     for (const auto& [name, tensor] : model.hmt_tensors()) hmt_tensors.emplace_back(name, tensor.detach());
@@ -155,8 +153,8 @@ std::shared_ptr<HmtModel> load_hmt_export(const std::string& dir_name) {
   auto model = std::make_shared<HmtModel>(load_backbone(dir.string()), config);
 
   SafetensorsFile file(tensors_path.string());
-  const std::string recall_state =
-      fmt::format("({} has recall.enabled {})", config_path.string(), config.recall.enabled ? "true" : "false");
+  const std::string recall_state = fmt::format("({} has recall.enabled {})", config_path.string(),
+                                               config.recall.enabled ? "true" : "false");
   std::map<std::string, torch::Tensor> expected;
   for (const auto& [name, tensor] : model->hmt_tensors()) expected.emplace(name, tensor);
   for (const std::string& name : file.names())
@@ -165,8 +163,9 @@ std::shared_ptr<HmtModel> load_hmt_export(const std::string& dir_name) {
   for (const auto& [name, tensor] : expected) {
     HMT_CHECK(file.contains(name), "{}: missing tensor \"{}\" {}", tensors_path.string(), name, recall_state);
     const auto& shape = file.entry(name).shape;
-    HMT_CHECK(tensor.sizes() == torch::IntArrayRef(shape), "{}: shape mismatch for \"{}\": model expects {}, file has {}",
-              tensors_path.string(), name, shape_text(tensor.sizes()), shape_text(shape));
+    HMT_CHECK(tensor.sizes() == torch::IntArrayRef(shape),
+              "{}: shape mismatch for \"{}\": model expects {}, file has {}", tensors_path.string(), name,
+              shape_text(tensor.sizes()), shape_text(shape));
     loaded.emplace_back(name, file.get(name, tensor.scalar_type()));
   }
   model->load_hmt_tensors(loaded, tensors_path.string());

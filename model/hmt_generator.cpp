@@ -7,12 +7,8 @@
 namespace hmt {
 
 HmtGenerator::HmtGenerator(HmtModel& model, Mode mode)
-    : model_(model),
-      mode_(mode),
-      length_(model.config().segment_length),
-      summary_(model.config().summary_tokens()),
-      device_(model.memory_init().device()),
-      recurrence_(model, MemoryMode::Hmt, /*batch=*/1) {
+    : model_(model), mode_(mode), length_(model.config().segment_length), summary_(model.config().summary_tokens()),
+      device_(model.memory_init().device()), recurrence_(model, MemoryMode::Hmt, /*batch=*/1) {
   HMT_CHECK(!model.is_training(), "HmtGenerator: the model must be in eval mode (dropout off)");
 }
 
@@ -23,8 +19,8 @@ torch::Tensor HmtGenerator::id_tensor(const std::vector<int64_t>& ids) const {
 void HmtGenerator::check_ids(const std::vector<int64_t>& ids) const {
   const int64_t vocab = model_.backbone().config().vocab_size;
   for (size_t i = 0; i < ids.size(); ++i)
-    HMT_CHECK(ids[i] >= 0 && ids[i] < vocab, "generate: token #{} is id {}, outside the model's vocabulary [0, {})",
-              i, ids[i], vocab);
+    HMT_CHECK(ids[i] >= 0 && ids[i] < vocab, "generate: token #{} is id {}, outside the model's vocabulary [0, {})", i,
+              ids[i], vocab);
 }
 
 SegmentTokens HmtGenerator::segment_tokens(const std::vector<int64_t>& ids) const {
@@ -64,8 +60,10 @@ torch::Tensor HmtGenerator::extend_segment(const std::vector<int64_t>& chunk) {
   // The first chunk of a segment opens Z_n (without its trailing memory
   // slot); later chunks continue it in the key/value cache.
   auto& backbone = model_.backbone();
-  auto embeds = kv_.empty() ? model_.segment_inputs(recurrence_.memory(), segment_tokens(chunk),
-                                                    /*trailing_slot=*/false).embeds
+  auto embeds = kv_.empty() ? model_
+                                  .segment_inputs(recurrence_.memory(), segment_tokens(chunk),
+                                                  /*trailing_slot=*/false)
+                                  .embeds
                             : backbone.embed(id_tensor(chunk));
   auto out = backbone.forward_cached(embeds, kv_);
   return out.logits[0].narrow(/*dim=*/0, out.logits.size(1) - count, count);

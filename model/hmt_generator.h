@@ -67,12 +67,12 @@ class HmtGenerator {
   // opens uses the tail rule above. Returns the logits [V] for the next one.
   torch::Tensor append_generated(int64_t id);
 
-  int64_t tokens() const { return tokens_; }                  // fed + generated so far
-  int64_t segment() const { return recurrence_.segment(); }         // n of the segment the newest token is in
+  int64_t tokens() const { return tokens_; }                         // fed + generated so far
+  int64_t segment() const { return recurrence_.segment(); }          // n of the segment the newest token is in
   int64_t closed_segments() const { return recurrence_.segment(); }  // M_n computed for segments 0..closed-1
   int64_t open_tokens() const { return static_cast<int64_t>(current_.size()); }  // |H_n so far|
-  const torch::Tensor& segment_memory() const { return recurrence_.memory(); }  // m_n of the open segment, [1, d]
-  const RecallCache& recall_cache() const { return recurrence_.cache(); }  // M_i, [1, d] each, oldest first
+  const torch::Tensor& segment_memory() const { return recurrence_.memory(); }   // m_n of the open segment, [1, d]
+  const RecallCache& recall_cache() const { return recurrence_.cache(); }        // M_i, [1, d] each, oldest first
   const KvCache& kv_cache() const { return kv_; }
 
  private:

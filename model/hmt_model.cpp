@@ -87,14 +87,15 @@ void HmtModel::load_hmt_tensors(const std::vector<std::pair<std::string, torch::
     const torch::Tensor* target = nullptr;
     for (const auto& [known, param] : all)
       if (known == name) target = &param;
-    HMT_CHECK(target != nullptr, "{}: unknown tensor {} (expected hmt.memory, hmt.summary_prompt, "
-              "hmt.recall.wq.weight, hmt.recall.wk.weight)", source, name);
+    HMT_CHECK(target != nullptr,
+              "{}: unknown tensor {} (expected hmt.memory, hmt.summary_prompt, "
+              "hmt.recall.wq.weight, hmt.recall.wk.weight)",
+              source, name);
     HMT_CHECK(given.insert(name).second, "{}: tensor {} given twice", source, name);
     HMT_CHECK(value.sizes() == target->sizes(), "{}: tensor {} has shape {}, expected {}", source, name,
               shape_text(value.sizes()), shape_text(target->sizes()));
   }
-  for (const auto& [name, param] : hmt_tensors())
-    HMT_CHECK(given.count(name), "{}: missing tensor {}", source, name);
+  for (const auto& [name, param] : hmt_tensors()) HMT_CHECK(given.count(name), "{}: missing tensor {}", source, name);
   torch::NoGradGuard no_grad;
   for (const auto& [name, value] : tensors)
     for (const auto& [known, param] : all)
@@ -164,8 +165,8 @@ torch::Tensor HmtModel::recall(const torch::Tensor& summary, const torch::Tensor
                                const torch::Tensor& cache_mask) {
   HMT_CHECK(cache.dim() == 3 && cache.size(0) == summary.size(0) && cache.size(1) >= 1,
             "recall: cache must be [B, N', d] with N' >= 1, got {}", shape_text(cache.sizes()));
-  auto query = params_->wq->forward(summary);                  // [B, h]
-  auto keys = params_->wk->forward(cache);                     // [B, N', h]
+  auto query = params_->wq->forward(summary);                          // [B, h]
+  auto keys = params_->wk->forward(cache);                             // [B, N', h]
   auto scores = torch::matmul(keys, query.unsqueeze(-1)).squeeze(-1);  // [B, N']
   // Always sqrt(h); the official code divides by h for large models (docs/hmt.md section 6).
   scores = scores / std::sqrt(static_cast<double>(config_.recall.hidden_dim));

@@ -23,18 +23,17 @@ torch::Tensor grown(const torch::Tensor& old, const torch::Tensor& like, int64_t
 
 std::pair<torch::Tensor, torch::Tensor> KvCache::extend(int64_t layer, const torch::Tensor& keys,
                                                         const torch::Tensor& values) {
-  HMT_CHECK(keys.dim() == 4 && values.sizes() == keys.sizes(),
-            "kv cache: keys and values must both be [B, Hkv, T, D]");
-  HMT_CHECK(layer >= 0 && layer <= static_cast<int64_t>(layers_.size()),
-            "kv cache: layer {} extended before layer {}", layer, layers_.size());
+  HMT_CHECK(keys.dim() == 4 && values.sizes() == keys.sizes(), "kv cache: keys and values must both be [B, Hkv, T, D]");
+  HMT_CHECK(layer >= 0 && layer <= static_cast<int64_t>(layers_.size()), "kv cache: layer {} extended before layer {}",
+            layer, layers_.size());
   if (layer == static_cast<int64_t>(layers_.size())) layers_.emplace_back();
   Layer& entry = layers_[static_cast<size_t>(layer)];
   const auto& held = entry.keys;
   const bool compatible = held.defined() && held.size(0) == keys.size(0) && held.size(1) == keys.size(1) &&
                           held.size(3) == keys.size(3) && held.scalar_type() == keys.scalar_type() &&
                           held.device() == keys.device();
-  HMT_CHECK(compatible || length_ == 0,
-            "kv cache: layer {} gets keys of another shape, dtype or device than it holds", layer);
+  HMT_CHECK(compatible || length_ == 0, "kv cache: layer {} gets keys of another shape, dtype or device than it holds",
+            layer);
   // After clear() the storage is reused when it fits the new sequence.
   if (!compatible) entry = Layer{};
   const int64_t count = keys.size(2), total = length_ + count;

@@ -29,8 +29,7 @@ class KvCache {
   // over [0, length() + T). Every layer of one call must extend by the same
   // T; advance(T) commits them afterwards. Layers are numbered from 0 in
   // order of first use.
-  std::pair<torch::Tensor, torch::Tensor> extend(int64_t layer, const torch::Tensor& keys,
-                                                 const torch::Tensor& values);
+  std::pair<torch::Tensor, torch::Tensor> extend(int64_t layer, const torch::Tensor& keys, const torch::Tensor& values);
   // Commits `count` positions after every layer has been extended by them.
   void advance(int64_t count);
 

@@ -8,9 +8,7 @@
 namespace hmt::layers {
 namespace {
 
-bool reduced_precision(torch::ScalarType type) {
-  return type == torch::kHalf || type == torch::kBFloat16;
-}
+bool reduced_precision(torch::ScalarType type) { return type == torch::kHalf || type == torch::kBFloat16; }
 
 torch::Tensor normal_tensor(std::vector<int64_t> shape, double init_std) {
   torch::NoGradGuard no_grad;
@@ -21,8 +19,8 @@ torch::Tensor normal_tensor(std::vector<int64_t> shape, double init_std) {
 
 LoraFactor::LoraFactor(torch::Tensor w) { weight = register_parameter("weight", std::move(w)); }
 
-void LoraAdapter::attach(torch::nn::Module& owner, int64_t in, int64_t out, int64_t rank, double alpha,
-                         double dropout, const torch::Tensor& like) {
+void LoraAdapter::attach(torch::nn::Module& owner, int64_t in, int64_t out, int64_t rank, double alpha, double dropout,
+                         const torch::Tensor& like) {
   HMT_CHECK(!attached(), "lora: module already has an adapter");
   HMT_CHECK(rank >= 1 && alpha > 0.0 && dropout >= 0.0 && dropout < 1.0,
             "lora: need rank >= 1, alpha > 0 and dropout in [0, 1); got {}, {}, {}", rank, alpha, dropout);
@@ -112,8 +110,7 @@ torch::Tensor LayerNorm::forward(const torch::Tensor& x) const {
 void check_inputs(const torch::Tensor& embeds, const torch::Tensor& mask, int64_t width) {
   HMT_CHECK(embeds.defined() && embeds.dim() == 3, "backbone: embeds must be [B, T, d], got {} dims",
             embeds.defined() ? embeds.dim() : 0);
-  HMT_CHECK(embeds.size(2) == width, "backbone: embeds width {} != embedding width {}", embeds.size(2),
-            width);
+  HMT_CHECK(embeds.size(2) == width, "backbone: embeds width {} != embedding width {}", embeds.size(2), width);
   if (mask.defined()) {
     HMT_CHECK(mask.dim() == 2 && mask.size(0) == embeds.size(0) && mask.size(1) == embeds.size(1),
               "backbone: mask must be [B, T] = [{}, {}]", embeds.size(0), embeds.size(1));
@@ -130,8 +127,7 @@ torch::Tensor positions_from_mask(const torch::Tensor& mask, int64_t batch, int6
   return (mask.to(device, torch::kLong).cumsum(/*dim=*/1) - 1).clamp_min(0);
 }
 
-torch::Tensor attention_allowed(const torch::Tensor& mask, int64_t batch, int64_t length,
-                                const torch::Device& device) {
+torch::Tensor attention_allowed(const torch::Tensor& mask, int64_t batch, int64_t length, const torch::Device& device) {
   auto causal = torch::ones({length, length}, torch::TensorOptions().dtype(torch::kBool).device(device))
                     .tril()
                     .view({1, 1, length, length});
@@ -163,8 +159,7 @@ torch::Tensor split_heads(const torch::Tensor& x, int64_t heads, int64_t head_di
 }
 
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                     const torch::Tensor& allowed, double score_scale, double dropout_p,
-                     bool training) {
+                     const torch::Tensor& allowed, double score_scale, double dropout_p, bool training) {
   const int64_t batch = q.size(0), heads = q.size(1), length = q.size(2), head_dim = q.size(3);
   const int64_t groups = heads / k.size(1);
   auto keys = groups > 1 ? k.repeat_interleave(groups, /*dim=*/1) : k;
@@ -188,8 +183,7 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   return torch::matmul(probs, values).transpose(1, 2).reshape({batch, length, heads * head_dim});
 }
 
-RotaryTables rotary_tables(const torch::Tensor& positions, int64_t head_dim, double theta,
-                           torch::ScalarType dtype) {
+RotaryTables rotary_tables(const torch::Tensor& positions, int64_t head_dim, double theta, torch::ScalarType dtype) {
   // HF computes the angles in float32 whatever the model dtype; double models
   // keep double so that tests can compare at 1e-10.
   const auto compute = dtype == torch::kDouble ? torch::kDouble : torch::kFloat;

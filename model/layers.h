@@ -108,8 +108,7 @@ torch::Tensor positions_from_mask(const torch::Tensor& mask, int64_t batch, int6
                                   const torch::Device& device);
 
 // [B, 1, T, T] bool: query i may attend key j iff j <= i and key j is real.
-torch::Tensor attention_allowed(const torch::Tensor& mask, int64_t batch, int64_t length,
-                                const torch::Device& device);
+torch::Tensor attention_allowed(const torch::Tensor& mask, int64_t batch, int64_t length, const torch::Device& device);
 
 // Incremental decoding (Backbone::forward_cached) after `past` cached
 // positions: the new positions past..past+T-1 as [B, T] int64, and the
@@ -131,8 +130,7 @@ torch::Tensor split_heads(const torch::Tensor& x, int64_t heads, int64_t head_di
 // Softmax runs in float32 for half/bfloat16. Dropout on the probabilities.
 // Returns [B, T, H*D].
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                     const torch::Tensor& allowed, double score_scale, double dropout_p,
-                     bool training);
+                     const torch::Tensor& allowed, double score_scale, double dropout_p, bool training);
 
 // Rotary tables for HF's rotate_half convention: cos/sin of positions times
 // inv_freq = theta^(-2i/D), duplicated over the two halves. Shapes
@@ -141,8 +139,7 @@ struct RotaryTables {
   torch::Tensor cos;
   torch::Tensor sin;
 };
-RotaryTables rotary_tables(const torch::Tensor& positions, int64_t head_dim, double theta,
-                           torch::ScalarType dtype);
+RotaryTables rotary_tables(const torch::Tensor& positions, int64_t head_dim, double theta, torch::ScalarType dtype);
 // x [B, H, T, D] rotated: x*cos + rotate_half(x)*sin, rotate_half(x) =
 // [-x2, x1] for halves x1, x2.
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryTables& tables);

@@ -93,8 +93,8 @@ struct DecoderLayer : torch::nn::Module {
     self_attn = register_module("self_attn", std::make_shared<Attention>(c));
     mlp = register_module("mlp", std::make_shared<Mlp>(c));
     input_layernorm = register_module("input_layernorm", std::make_shared<layers::RMSNorm>(c.hidden_size, c.norm_eps));
-    post_attention_layernorm =
-        register_module("post_attention_layernorm", std::make_shared<layers::RMSNorm>(c.hidden_size, c.norm_eps));
+    post_attention_layernorm = register_module("post_attention_layernorm",
+                                               std::make_shared<layers::RMSNorm>(c.hidden_size, c.norm_eps));
   }
 
   torch::Tensor forward(const torch::Tensor& x, const layers::RotaryTables& rope, const torch::Tensor& allowed,
@@ -111,9 +111,9 @@ struct DecoderLayer : torch::nn::Module {
 // HF's LlamaModel: the "model." prefix of every parameter name.
 struct LlamaModel : torch::nn::Module {
   explicit LlamaModel(const BackboneConfig& c) {
-    embed_tokens = register_module(
-        "embed_tokens", std::make_shared<layers::Embedding>(c.vocab_size, c.hidden_size, c.initializer_range,
-                                                            /*padding_idx=*/c.pad_token_id));
+    embed_tokens = register_module("embed_tokens",
+                                   std::make_shared<layers::Embedding>(c.vocab_size, c.hidden_size, c.initializer_range,
+                                                                       /*padding_idx=*/c.pad_token_id));
     layer_list = register_module("layers", torch::nn::ModuleList());
     for (int64_t i = 0; i < c.num_layers; ++i) {
       decoder_layers.push_back(std::make_shared<DecoderLayer>(c));
@@ -187,6 +187,8 @@ class Llama : public Backbone {
 }  // namespace
 }  // namespace llama_impl
 
-std::shared_ptr<Backbone> make_llama(const BackboneConfig& config) { return std::make_shared<llama_impl::Llama>(config); }
+std::shared_ptr<Backbone> make_llama(const BackboneConfig& config) {
+  return std::make_shared<llama_impl::Llama>(config);
+}
 
 }  // namespace hmt

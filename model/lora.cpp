@@ -28,8 +28,8 @@ std::vector<LinearModule> linear_modules(Backbone& backbone) {
   std::vector<LinearModule> found;
   for (const auto& item : backbone.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
     if (auto* linear = dynamic_cast<layers::Linear*>(item.value().get()))
-      found.push_back({item.key(), linear, &linear->lora, linear->weight, linear->in_features(),
-                       linear->out_features(), /*fan_in_fan_out=*/false});
+      found.push_back({item.key(), linear, &linear->lora, linear->weight, linear->in_features(), linear->out_features(),
+                       /*fan_in_fan_out=*/false});
     else if (auto* conv = dynamic_cast<layers::Conv1D*>(item.value().get()))
       found.push_back({item.key(), conv, &conv->lora, conv->weight, conv->in_features(), conv->out_features(),
                        /*fan_in_fan_out=*/true});
@@ -74,8 +74,8 @@ std::vector<std::string> lora_module_names(Backbone& backbone) {
 }
 
 std::vector<std::string> attach_lora(Backbone& backbone, const LoraConfig& config) {
-  const auto targets =
-      config.target_modules.empty() ? default_lora_targets(backbone.config().family) : config.target_modules;
+  const auto targets = config.target_modules.empty() ? default_lora_targets(backbone.config().family)
+                                                     : config.target_modules;
   auto modules = linear_modules(backbone);
   // Check every target before attaching anything, so an error leaves the
   // backbone as it was.
@@ -152,8 +152,7 @@ void load_lora_adapters(Backbone& backbone, const std::string& path) {
   std::map<std::string, torch::Tensor> params;
   for (const auto& item : backbone.named_parameters(/*recurse=*/true))
     if (item.key().find(".lora_") != std::string::npos) params.emplace(item.key(), item.value());
-  HMT_CHECK(!params.empty(), "load_lora_adapters: {}: the backbone has no LoRA adapters; call attach_lora first",
-            path);
+  HMT_CHECK(!params.empty(), "load_lora_adapters: {}: the backbone has no LoRA adapters; call attach_lora first", path);
   SafetensorsFile file(path);
   std::vector<std::string> problems;
   for (const auto& name : file.names())
@@ -165,8 +164,8 @@ void load_lora_adapters(Backbone& backbone, const std::string& path) {
     }
     const auto& shape = file.entry(name).shape;
     if (param.sizes() != torch::IntArrayRef(shape))
-      problems.push_back(fmt::format("shape mismatch for \"{}\": model {}, file {}", name,
-                                     shape_text(param.sizes()), shape_text(shape)));
+      problems.push_back(fmt::format("shape mismatch for \"{}\": model {}, file {}", name, shape_text(param.sizes()),
+                                     shape_text(shape)));
   }
   // The scaling is not a tensor; a file trained with another alpha would
   // silently compute a different update.

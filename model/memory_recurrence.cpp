@@ -23,13 +23,10 @@ const char* memory_mode_name(MemoryMode mode) {
 }
 
 MemoryRecurrence::MemoryRecurrence(HmtModel& model, MemoryMode mode, int64_t batch, int64_t truncate)
-    : model_(model),
-      mode_(mode),
-      truncate_(truncate),
+    : model_(model), mode_(mode), truncate_(truncate),
       // A previous segment holds at most L tokens to carry.
       sensory_(mode == MemoryMode::Hmt ? std::min(model.config().num_sensory, model.config().segment_length) : 0),
-      recall_(mode == MemoryMode::Hmt && model.config().recall.enabled),
-      cache_(model.config().recall.context) {
+      recall_(mode == MemoryMode::Hmt && model.config().recall.enabled), cache_(model.config().recall.context) {
   HMT_CHECK(truncate >= 0, "memory recurrence: truncate must be >= 0, got {}", truncate);
   if (has_memory()) {
     auto init = model.memory_init();

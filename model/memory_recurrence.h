@@ -33,8 +33,8 @@ class MemoryRecurrence {
   MemoryRecurrence(HmtModel& model, MemoryMode mode, int64_t batch, int64_t truncate = 0);
 
   bool has_memory() const { return mode_ != MemoryMode::None; }  // the two memory slots exist
-  int64_t sensory_length() const { return sensory_; }           // k' = min(k, L) in Hmt mode, else 0
-  int64_t segment() const { return segment_; }                  // n of the open (or next) segment
+  int64_t sensory_length() const { return sensory_; }            // k' = min(k, L) in Hmt mode, else 0
+  int64_t segment() const { return segment_; }                   // n of the open (or next) segment
   bool is_open() const { return open_; }
 
   // Opens segment n and returns m_n: hmt.memory at n = 0; M_{n-1} without

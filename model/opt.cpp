@@ -78,8 +78,8 @@ struct DecoderLayer : torch::nn::Module {
 
   // HF OPTDecoderLayer: each norm sits before its sublayer (pre-LN) or after
   // the residual sum (post-LN); dropout hits each sublayer's output.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training,
-                        KvCache* cache = nullptr, int64_t layer = 0) {
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, bool training, KvCache* cache = nullptr,
+                        int64_t layer = 0) {
     auto a = norm_before ? self_attn_layer_norm->forward(x) : x;
     auto h = x + layers::dropout(self_attn->forward(a, allowed, training, cache, layer), dropout_p, training);
     if (!norm_before) h = self_attn_layer_norm->forward(h);
@@ -106,14 +106,14 @@ struct Decoder : torch::nn::Module {
     embed_tokens = register_module("embed_tokens",
                                    std::make_shared<layers::Embedding>(c.vocab_size, c.word_embed_proj_dim, init_std,
                                                                        /*padding_idx=*/c.pad_token_id));
-    embed_positions = register_module(
-        "embed_positions",
-        std::make_shared<layers::Embedding>(c.max_position_embeddings + kPositionOffset, c.hidden_size, init_std));
+    embed_positions = register_module("embed_positions",
+                                      std::make_shared<layers::Embedding>(c.max_position_embeddings + kPositionOffset,
+                                                                          c.hidden_size, init_std));
     if (c.word_embed_proj_dim != c.hidden_size) {
-      project_out = register_module(
-          "project_out", std::make_shared<Linear>(c.hidden_size, c.word_embed_proj_dim, /*with_bias=*/false, init_std));
-      project_in = register_module(
-          "project_in", std::make_shared<Linear>(c.word_embed_proj_dim, c.hidden_size, /*with_bias=*/false, init_std));
+      project_out = register_module("project_out", std::make_shared<Linear>(c.hidden_size, c.word_embed_proj_dim,
+                                                                            /*with_bias=*/false, init_std));
+      project_in = register_module("project_in", std::make_shared<Linear>(c.word_embed_proj_dim, c.hidden_size,
+                                                                          /*with_bias=*/false, init_std));
     }
     if (c.do_layer_norm_before) {
       final_layer_norm = register_module("final_layer_norm", std::make_shared<LayerNorm>(c.hidden_size, c.norm_eps));

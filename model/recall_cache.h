@@ -13,10 +13,10 @@
 namespace hmt {
 
 struct RecallEntry {
-  torch::Tensor memory;      // [B, d] M_i
-  torch::Tensor filled;      // [B] bool: the row had tokens in segment i; undefined = every row did
-  int64_t filled_rows = 0;   // how many rows `filled` marks, counted on the host
-  int64_t segment = 0;       // i
+  torch::Tensor memory;     // [B, d] M_i
+  torch::Tensor filled;     // [B] bool: the row had tokens in segment i; undefined = every row did
+  int64_t filled_rows = 0;  // how many rows `filled` marks, counted on the host
+  int64_t segment = 0;      // i
 };
 
 class RecallCache {

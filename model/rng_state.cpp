@@ -7,9 +7,7 @@ namespace {
 
 // Context::defaultGenerator(Device) compiles in CPU-only builds and is only
 // reached for CUDA devices at run time, so no #ifdef is needed.
-at::Generator generator_of(const torch::Device& device) {
-  return at::globalContext().defaultGenerator(device);
-}
+at::Generator generator_of(const torch::Device& device) { return at::globalContext().defaultGenerator(device); }
 
 torch::Tensor state_of(at::Generator generator) {
   std::lock_guard<std::mutex> lock(generator.mutex());

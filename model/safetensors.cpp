@@ -37,9 +37,9 @@ struct DtypeName {
 };
 
 const DtypeName kDtypes[] = {
-    {"BOOL", torch::kBool, 0},    {"U8", torch::kUInt8, 1},      {"I8", torch::kInt8, 2},
-    {"I16", torch::kInt16, 5},    {"F16", torch::kFloat16, 7},   {"BF16", torch::kBFloat16, 8},
-    {"I32", torch::kInt32, 9},    {"F32", torch::kFloat32, 11},  {"F64", torch::kFloat64, 12},
+    {"BOOL", torch::kBool, 0},  {"U8", torch::kUInt8, 1},     {"I8", torch::kInt8, 2},
+    {"I16", torch::kInt16, 5},  {"F16", torch::kFloat16, 7},  {"BF16", torch::kBFloat16, 8},
+    {"I32", torch::kInt32, 9},  {"F32", torch::kFloat32, 11}, {"F64", torch::kFloat64, 12},
     {"I64", torch::kInt64, 13},
 };
 
@@ -164,9 +164,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path), mapping
   // neither overlap nor gap nor trailing bytes.
   std::vector<const SafetensorsEntry*> by_offset;
   for (const auto& [_, entry] : entries_) by_offset.push_back(&entry);
-  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) {
-    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
-  });
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](auto* a, auto* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
   uint64_t cursor = 0;
   for (const auto* entry : by_offset) {
     if (entry->begin < cursor)
@@ -205,7 +204,8 @@ torch::Tensor SafetensorsFile::get(const std::string& name) const {
     return out;
   }
   std::shared_ptr<Mapping> keep = mapping_;
-  return torch::from_blob(data, e.shape, [keep](void*) mutable { keep.reset(); }, options);
+  return torch::from_blob(
+      data, e.shape, [keep](void*) mutable { keep.reset(); }, options);
 }
 
 torch::Tensor SafetensorsFile::get(const std::string& name, torch::Dtype dtype) const {
@@ -276,9 +276,7 @@ const SafetensorsFile& SafetensorsReader::file_for(const std::string& name) cons
   return files_[it->second];
 }
 
-const SafetensorsEntry& SafetensorsReader::entry(const std::string& name) const {
-  return file_for(name).entry(name);
-}
+const SafetensorsEntry& SafetensorsReader::entry(const std::string& name) const { return file_for(name).entry(name); }
 const std::string& SafetensorsReader::file_of(const std::string& name) const { return file_for(name).path(); }
 torch::Tensor SafetensorsReader::get(const std::string& name) const { return file_for(name).get(name); }
 torch::Tensor SafetensorsReader::get(const std::string& name, torch::Dtype dtype) const {

@@ -23,8 +23,7 @@ torch::Tensor host_row(const torch::Tensor& logits) {
 void check_sampling_options(const SamplingOptions& options) {
   if (options.greedy) return;
   HMT_CHECK(std::isfinite(options.temperature) && options.temperature > 0.0,
-            "--temperature must be > 0, got {} (use --greedy for deterministic argmax decoding)",
-            options.temperature);
+            "--temperature must be > 0, got {} (use --greedy for deterministic argmax decoding)", options.temperature);
   HMT_CHECK(options.top_k >= 0, "--top-k must be >= 0 (0 = no limit), got {}", options.top_k);
   HMT_CHECK(options.top_p > 0.0 && options.top_p <= 1.0, "--top-p must be in (0, 1] (1 = no limit), got {}",
             options.top_p);

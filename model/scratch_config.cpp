@@ -10,7 +10,6 @@ nlohmann::json scratch_hf_json(const ModelConfig& m) {
   const int64_t vocab_size = m.vocab_size.value(), hidden_size = m.hidden_size.value();
   const int64_t num_layers = m.num_layers.value(), num_heads = m.num_heads.value();
 
-
   nlohmann::json j;
   if (type == "llama") {
     j = {{"model_type", "llama"},

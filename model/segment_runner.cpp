@@ -32,8 +32,8 @@ struct Layout {
   int64_t segments = 0;
 };
 
-Layout layout_rows(const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& score_mask,
-                   int64_t length, bool trailing_label) {
+Layout layout_rows(const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& score_mask, int64_t length,
+                   bool trailing_label) {
   const int64_t batch = ids.size(0), width = ids.size(1);
   const int64_t label = trailing_label ? 1 : 0;
   auto ids_cpu = ids.to(torch::kCPU, torch::kLong);
@@ -75,7 +75,8 @@ Layout layout_rows(const torch::Tensor& ids, const torch::Tensor& mask, const to
   const int64_t content_columns = segments * length;
   out.targets = trailing_label ? out.ids.narrow(/*dim=*/1, 1, content_columns)
                                : torch::cat({out.ids.narrow(/*dim=*/1, 1, content_columns - 1),
-                                             torch::zeros({batch, 1}, torch::kLong)}, /*dim=*/1);
+                                             torch::zeros({batch, 1}, torch::kLong)},
+                                            /*dim=*/1);
   return out;
 }
 
@@ -86,9 +87,8 @@ Layout layout_rows(const torch::Tensor& ids, const torch::Tensor& mask, const to
 int64_t processed_tokens(const torch::Tensor& content_real, int64_t summary_j, bool memory_slots, int64_t sensory,
                          bool recall) {
   auto real_counts = content_real.sum(/*dim=*/2).to(torch::kLong);
-  auto j_counts = content_real.narrow(/*dim=*/2, 0, std::min(summary_j, content_real.size(2)))
-                      .sum(/*dim=*/2)
-                      .to(torch::kLong);
+  auto j_counts =
+      content_real.narrow(/*dim=*/2, 0, std::min(summary_j, content_real.size(2))).sum(/*dim=*/2).to(torch::kLong);
   auto real_count = real_counts.accessor<int64_t, 2>();
   auto j_count = j_counts.accessor<int64_t, 2>();
   int64_t total = 0;
@@ -114,7 +114,8 @@ class SegmentLosses {
       : length_(length), sums_(static_cast<size_t>(segments)), tokens_(static_cast<size_t>(segments), 0) {
     auto per_column = valid.sum(/*dim=*/0).to(torch::kLong);  // [S*L]
     auto column_count = per_column.accessor<int64_t, 1>();
-    for (int64_t c = 0; c < segments * length; ++c) tokens_[std::min((c + 1) / length, segments - 1)] += column_count[c];
+    for (int64_t c = 0; c < segments * length; ++c)
+      tokens_[std::min((c + 1) / length, segments - 1)] += column_count[c];
   }
 
   // nll [B, L] of segment n, 0 where not valid.
@@ -148,7 +149,7 @@ class SegmentLosses {
   int64_t length_;
   std::vector<torch::Tensor> sums_;  // scalars, with grad when enabled
   std::vector<int64_t> tokens_;
-  torch::Tensor row_sums_;           // [B] float64
+  torch::Tensor row_sums_;  // [B] float64
 };
 
 }  // namespace

@@ -21,17 +21,17 @@ namespace hmt {
 // What one segment of the recurrence saw and produced, for tests and
 // diagnostics (the tensors are detached).
 struct SegmentTrace {
-  int64_t index = 0;                   // n, counted over the batch's S segments
-  torch::Tensor memory_in;             // [B, d] m_n
-  torch::Tensor memory_out;            // [B, d] M_n (rows without tokens here: m_n passed through)
+  int64_t index = 0;                    // n, counted over the batch's S segments
+  torch::Tensor memory_in;              // [B, d] m_n
+  torch::Tensor memory_out;             // [B, d] M_n (rows without tokens here: m_n passed through)
   std::vector<int64_t> cache_segments;  // the segments whose M_i the recall cache held at n (oldest first)
-  torch::Tensor recall_weights;        // [B, |cache|] the recall's attention over cache_segments; undefined without recall
-  torch::Tensor recall_rows;           // [B] bool: rows whose memory came from recall (the others' weights mean nothing)
+  torch::Tensor recall_weights;  // [B, |cache|] the recall's attention over cache_segments; undefined without recall
+  torch::Tensor recall_rows;     // [B] bool: rows whose memory came from recall (the others' weights mean nothing)
 };
 
 struct RunnerOptions {
-  int64_t truncate = 0;       // train.bptt.truncate K; 0 = off
-  bool checkpoint = false;    // train.bptt.checkpoint (not with MemoryMode::None, which runs uncheckpointed)
+  int64_t truncate = 0;     // train.bptt.truncate K; 0 = off
+  bool checkpoint = false;  // train.bptt.checkpoint (not with MemoryMode::None, which runs uncheckpointed)
   // Rmt and None score exactly the tokens Hmt scores.
   MemoryMode memory = MemoryMode::Hmt;
   LossScope loss_scope = LossScope::All;
@@ -55,12 +55,12 @@ struct SegmentNll {
 
 // The NLL of one batch of documents, summed and per segment and row.
 struct BatchNll {
-  torch::Tensor loss;              // scalar with grad: mean NLL over the tokens of the loss scope
-  torch::Tensor nll_sum;           // scalar: summed NLL over all scored tokens (with grad when enabled)
-  int64_t tokens = 0;              // scored tokens, all segments
+  torch::Tensor loss;                // scalar with grad: mean NLL over the tokens of the loss scope
+  torch::Tensor nll_sum;             // scalar: summed NLL over all scored tokens (with grad when enabled)
+  int64_t tokens = 0;                // scored tokens, all segments
   std::vector<SegmentNll> segments;  // per segment, by the segment that contains each token
-  torch::Tensor row_nll_sum;       // [B] float64 on the CPU, detached: each row's summed NLL (e.g. answer choices)
-  int64_t processed_tokens = 0;    // tokens through the backbone, summary passes and sensory included (for MFU)
+  torch::Tensor row_nll_sum;         // [B] float64 on the CPU, detached: each row's summed NLL (e.g. answer choices)
+  int64_t processed_tokens = 0;      // tokens through the backbone, summary passes and sensory included (for MFU)
 };
 
 // Runs a batch of documents through the model. ids [B, T] int64; mask [B, T]

@@ -25,7 +25,8 @@ int64_t apply_trainable(torch::nn::Module& model, TrainableMode mode) {
   std::unordered_set<const void*> counted;
   for (auto& item : params) {
     const std::string& name = item.key();
-    const bool train = mode == TrainableMode::Full || is_hmt_parameter(name) || (mode == TrainableMode::Lora && is_lora(name));
+    const bool train = mode == TrainableMode::Full || is_hmt_parameter(name) ||
+                       (mode == TrainableMode::Lora && is_lora(name));
     item.value().set_requires_grad(train);
     if (train && counted.insert(item.value().unsafeGetTensorImpl()).second) count += item.value().numel();
   }

@@ -31,9 +31,7 @@ thread_local std::string last_error;
 thread_local std::vector<int32_t> ids_buffer;
 thread_local std::string text_buffer;
 
-sentencepiece::SentencePieceProcessor* as_sp(void* p) {
-  return static_cast<sentencepiece::SentencePieceProcessor*>(p);
-}
+sentencepiece::SentencePieceProcessor* as_sp(void* p) { return static_cast<sentencepiece::SentencePieceProcessor*>(p); }
 bool ok(const sentencepiece::util::Status& status) {
   if (status.ok()) return true;
   last_error = status.ToString();
@@ -83,8 +81,6 @@ const char* hmt_sp_id_to_piece(void* sp, int32_t id, size_t* size) {
   return text_buffer.data();
 }
 
-int hmt_sp_train(const char* args) {
-  return ok(sentencepiece::SentencePieceTrainer::Train(args)) ? 0 : -1;
-}
+int hmt_sp_train(const char* args) { return ok(sentencepiece::SentencePieceTrainer::Train(args)) ? 0 : -1; }
 
 }  // extern "C"

@@ -22,9 +22,7 @@ inline std::filesystem::path shared_data() {
   return source_dir() / ".." / "shared" / "data";
 }
 
-inline bool have_shared(const std::string& relative) {
-  return std::filesystem::exists(shared_data() / relative);
-}
+inline bool have_shared(const std::string& relative) { return std::filesystem::exists(shared_data() / relative); }
 
 // A fresh empty directory under the build tree, unique per call.
 std::filesystem::path temp_dir(const std::string& name);
@@ -55,20 +53,20 @@ inline torch::Device test_device() {
 
 // Skips the current Catch2 test (Catch2 v2 has no SKIP): it passes with a
 // warning that says which shared file was missing.
-#define HMT_REQUIRE_SHARED(relative)                                              \
-  do {                                                                            \
-    if (!::hmt::test::have_shared(relative)) {                                    \
+#define HMT_REQUIRE_SHARED(relative)                                               \
+  do {                                                                             \
+    if (!::hmt::test::have_shared(relative)) {                                     \
       WARN("skipped: " << (::hmt::test::shared_data() / (relative)) << " absent"); \
-      return;                                                                     \
-    }                                                                             \
+      return;                                                                      \
+    }                                                                              \
   } while (0)
 
 // Skips a CUDA-only test where no CUDA device is visible (a CPU LibTorch
 // included): it passes with the warning "no CUDA device".
-#define HMT_REQUIRE_CUDA()                                         \
-  do {                                                             \
-    if (!::hmt::cuda_present()) {                                  \
-      WARN("skipped: no CUDA device (CPU LibTorch or no GPU)");    \
-      return;                                                      \
-    }                                                              \
+#define HMT_REQUIRE_CUDA()                                      \
+  do {                                                          \
+    if (!::hmt::cuda_present()) {                               \
+      WARN("skipped: no CUDA device (CPU LibTorch or no GPU)"); \
+      return;                                                   \
+    }                                                           \
   } while (0)

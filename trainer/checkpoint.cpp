@@ -89,8 +89,8 @@ void copy_backbone(Backbone& source, Backbone& target, const std::string& origin
     item.value().copy_(*found);
   }
   if (!problems.empty())
-    fail("{}: does not fit this experiment's backbone: {}{}", origin, fmt::join(problems.begin(),
-         problems.begin() + std::min<size_t>(problems.size(), 6), "; "),
+    fail("{}: does not fit this experiment's backbone: {}{}", origin,
+         fmt::join(problems.begin(), problems.begin() + std::min<size_t>(problems.size(), 6), "; "),
          problems.size() > 6 ? fmt::format("; ... and {} more", problems.size() - 6) : "");
 }
 
@@ -264,8 +264,8 @@ std::string checkpoint_problem(const std::string& dir) {
       const fs::path file = fs::path(dir) / name;
       HMT_CHECK(fs::exists(file), "{}: missing (listed in {})", file.string(), path.string());
       const auto actual = static_cast<int64_t>(fs::file_size(file));
-      HMT_CHECK(actual == size.get<int64_t>(), "{}: {} bytes, but {} recorded {}", file.string(), actual,
-                path.string(), size.get<int64_t>());
+      HMT_CHECK(actual == size.get<int64_t>(), "{}: {} bytes, but {} recorded {}", file.string(), actual, path.string(),
+                size.get<int64_t>());
       if (file.extension() == ".safetensors") SafetensorsFile check(file.string());
     }
     for (const char* needed : {"config.json", "model.safetensors", "config.yaml"})

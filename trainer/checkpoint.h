@@ -29,18 +29,18 @@
 namespace hmt {
 
 struct TrainerState {
-  std::string stage;             // a name of train.stages
-  int64_t stage_index = 0;       // its position there
-  int64_t step = 0;              // optimizer steps completed in this stage
-  bool stage_complete = false;   // the stage's last step is done: resume starts the next one
-  int64_t global_step = 0;       // steps completed over all stages
-  nlohmann::ordered_json loader; // the training loader's state (epoch, step)
-  std::string rng_cpu;           // torch's CPU generator state after the step, hex
+  std::string stage;              // a name of train.stages
+  int64_t stage_index = 0;        // its position there
+  int64_t step = 0;               // optimizer steps completed in this stage
+  bool stage_complete = false;    // the stage's last step is done: resume starts the next one
+  int64_t global_step = 0;        // steps completed over all stages
+  nlohmann::ordered_json loader;  // the training loader's state (epoch, step)
+  std::string rng_cpu;            // torch's CPU generator state after the step, hex
   int64_t nonfinite_in_row = 0, nonfinite_total = 0;
-  int64_t metrics_bytes = 0;     // size of metrics.jsonl when written
-  int64_t world = 1;             // ranks of the run
-  std::string config_hash;       // resume_hash of the experiment
-  std::string stop_reason;       // "", "signal" or "non-finite"
+  int64_t metrics_bytes = 0;  // size of metrics.jsonl when written
+  int64_t world = 1;          // ranks of the run
+  std::string config_hash;    // resume_hash of the experiment
+  std::string stop_reason;    // "", "signal" or "non-finite"
 
   nlohmann::ordered_json to_json() const;
   // Errors name `source` and the key.

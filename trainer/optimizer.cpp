@@ -39,10 +39,8 @@ Optimizer::Optimizer(std::vector<NamedParameter> parameters, const OptimizerConf
   HMT_CHECK(!parameters_.empty(), "optimizer: the model has no trainable parameter");
   std::vector<torch::Tensor> decayed, plain, memory;
   for (const auto& p : parameters_) {
-    if (p.decay)
-      decayed.push_back(p.tensor);
-    else
-      (is_hmt_parameter(p.name) ? memory : plain).push_back(p.tensor);
+    if (p.decay) decayed.push_back(p.tensor);
+    else (is_hmt_parameter(p.name) ? memory : plain).push_back(p.tensor);
   }
   auto options = [&](double weight_decay) {
     return torch::optim::AdamWOptions(/*lr=*/0.0)

@@ -29,8 +29,8 @@ std::string Progress::bar(int64_t done, int64_t total, int width) {
 }
 
 std::string Progress::plain_line(const ProgressUpdate& u, double eta_seconds) const {
-  return fmt::format("{} step {}/{} loss {:.4f} lr {:.3g} {:.0f} tok/s eta {}{}", stage_, u.step, total_, u.loss,
-                     u.lr, u.tokens_per_second, format_duration(eta_seconds), u.skipped ? " (skipped: non-finite)" : "");
+  return fmt::format("{} step {}/{} loss {:.4f} lr {:.3g} {:.0f} tok/s eta {}{}", stage_, u.step, total_, u.loss, u.lr,
+                     u.tokens_per_second, format_duration(eta_seconds), u.skipped ? " (skipped: non-finite)" : "");
 }
 
 void Progress::update(const ProgressUpdate& u) {

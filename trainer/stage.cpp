@@ -31,8 +31,9 @@ int64_t prepare_stage(HmtModel& model, StageKind kind, TrainableMode trainable_m
     if (item.value().requires_grad() && counted.insert(item.value().unsafeGetTensorImpl()).second)
       count += item.value().numel();
   }
-  HMT_CHECK(count > 0, "train.stages: the backbone stage trains only the backbone, but model.trainable is {}; set "
-                       "model.trainable: full (or lora)",
+  HMT_CHECK(count > 0,
+            "train.stages: the backbone stage trains only the backbone, but model.trainable is {}; set "
+            "model.trainable: full (or lora)",
             to_string(trainable_mode));
   return count;
 }

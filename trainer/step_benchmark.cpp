@@ -22,9 +22,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 double median(std::vector<double> values) {
   HMT_CHECK(!values.empty(), "median of no values");
@@ -113,7 +111,8 @@ StepBenchmarkResult run_step_benchmark(const StepBenchmarkOptions& options) {
     if (step > 0 && !profiled) result.step_seconds.push_back(seconds);
   }
   result.median_seconds = median(result.step_seconds);
-  result.model_flops = 6.0 * static_cast<double>(result.model_parameters) * static_cast<double>(result.processed_tokens);
+  result.model_flops = 6.0 * static_cast<double>(result.model_parameters) *
+                       static_cast<double>(result.processed_tokens);
   result.peak_rss_bytes = resident_memory().peak_bytes;
   if (device.is_cuda()) result.peak_device_bytes = device_memory(device).peak_allocated_bytes;
   return result;

@@ -21,7 +21,7 @@ struct StepBenchmarkOptions {
   bool checkpoint = false;
   int64_t steps = 3;  // timed steps, after one warm-up step
   uint64_t seed = 1234;
-  std::string profile;  // non-empty: one more, untimed step is recorded as a chrome trace to this file
+  std::string profile;         // non-empty: one more, untimed step is recorded as a chrome trace to this file
   std::string device = "cpu";  // cpu, cuda, cuda:N
   std::string dtype = "fp32";  // fp32, or bf16 / fp16 autocast (weights stay fp32)
   int64_t peak_matmul_n = 0;   // n of the n^3 peak matmul; 0 = 2048 on the CPU, 8192 on CUDA
@@ -32,10 +32,10 @@ struct StepBenchmarkResult {
   StepBenchmarkOptions options;
   std::vector<double> step_seconds;  // each timed step
   double median_seconds = 0;
-  int64_t content_tokens = 0;    // B * S * L: the documents' tokens per step
-  int64_t processed_tokens = 0;  // through the backbone: + memory slots, sensory, summary passes
-  int64_t model_parameters = 0;  // N: backbone parameters used as matmul weights (not the input lookup)
-  double model_flops = 0;        // per step: 6 * N * processed_tokens (recomputation not counted)
+  int64_t content_tokens = 0;      // B * S * L: the documents' tokens per step
+  int64_t processed_tokens = 0;    // through the backbone: + memory slots, sensory, summary passes
+  int64_t model_parameters = 0;    // N: backbone parameters used as matmul weights (not the input lookup)
+  double model_flops = 0;          // per step: 6 * N * processed_tokens (recomputation not counted)
   int64_t baseline_rss_bytes = 0;  // after building the model, before the first step
   int64_t peak_rss_bytes = 0;      // VmHWM at the end
   bool peak_reset = false;         // VmHWM was reset after setup (else: since process start)

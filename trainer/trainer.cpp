@@ -58,16 +58,14 @@ std::string log_path(const std::string& run_dir) {
 class Trainer {
  public:
   Trainer(const ExperimentConfig& config, const TrainOptions& options, dist::Communicator& comm)
-      : config_(config), options_(options), comm_(comm), rank0_(comm.rank() == 0),
-        run_dir_(config.runtime.run_dir),
+      : config_(config), options_(options), comm_(comm), rank0_(comm.rank() == 0), run_dir_(config.runtime.run_dir),
         log_(rank0_ ? log_path(run_dir_) : "", rank0_) {}
 
   TrainResult run();
 
  private:
   void start();
-  LoaderOptions loader_options(const StageConfig& stage, StageKind kind, const std::string& split,
-                               bool shuffle) const;
+  LoaderOptions loader_options(const StageConfig& stage, StageKind kind, const std::string& split, bool shuffle) const;
   BatchNll forward(const Batch& batch, StageKind kind) const;
   StepOutcome step(Loader& loader, StageKind kind, Optimizer& optimizer, dist::GradReducer& reducer);
   void write_validation(Loader& valid, StageKind kind, const std::string& stage, int64_t step);
@@ -82,8 +80,8 @@ class Trainer {
   std::unique_ptr<MetricsLog> metrics_;
   RunSignals signals_;
   std::shared_ptr<HmtModel> model_;
-  TrainerState state_;          // where the run is; saved in every checkpoint
-  std::string resume_from_;     // the checkpoint resumed from, or ""
+  TrainerState state_;       // where the run is; saved in every checkpoint
+  std::string resume_from_;  // the checkpoint resumed from, or ""
   TrainResult result_;
 };
 
@@ -97,7 +95,8 @@ void Trainer::start() {
               options_.init_from, (fs::path(run_dir_) / "checkpoints").string());
   if (options_.resume || has_checkpoints) {
     resume_from_ = newest_valid_checkpoint(run_dir_);
-    HMT_CHECK(!resume_from_.empty(), "--resume: {} has no valid checkpoint", (fs::path(run_dir_) / "checkpoints").string());
+    HMT_CHECK(!resume_from_.empty(), "--resume: {} has no valid checkpoint",
+              (fs::path(run_dir_) / "checkpoints").string());
   }
   model_ = build_hmt_model(config_);
   state_.config_hash = resume_hash(config_);
@@ -208,8 +207,8 @@ StepOutcome Trainer::step(Loader& loader, StageKind kind, Optimizer& optimizer, 
 
 void Trainer::write_validation(Loader& valid, StageKind kind, const std::string& stage, int64_t step) {
   valid.restore(LoaderState{});
-  ValidationTotals totals =
-      validate(*model_, config_.train.validation.batches, [&] { return forward(valid.next(), kind); });
+  ValidationTotals totals = validate(*model_, config_.train.validation.batches,
+                                     [&] { return forward(valid.next(), kind); });
   auto sums = torch::tensor({totals.nll_sum, totals.tokens, totals.last_nll_sum, totals.last_tokens}, torch::kDouble);
   comm_.all_reduce_sum_(sums);
   totals = {sums[0].item<double>(), sums[1].item<double>(), sums[2].item<double>(), sums[3].item<double>()};
@@ -273,10 +272,10 @@ TrainResult Trainer::run() {
     std::vector<std::pair<std::string, torch::Tensor>> named;
     for (const auto& p : optimizer.parameters()) named.emplace_back(p.name, p.tensor);
     dist::check_parameters_equal(comm_, named);
-    dist::GradReducer reducer(comm_, optimizer.tensors(),
-                              static_cast<int64_t>(config_.dist.bucket_mb * (1 << 20)), config_.dist.overlap);
-    log_.info("{}: {} steps from step {}, S = {}, {} trainable scalars, batch {} x {} ranks x {} accumulation",
-              name, stage.steps, state_.step, stage.segments, trainable, config_.train.batch_size, comm_.world(),
+    dist::GradReducer reducer(comm_, optimizer.tensors(), static_cast<int64_t>(config_.dist.bucket_mb * (1 << 20)),
+                              config_.dist.overlap);
+    log_.info("{}: {} steps from step {}, S = {}, {} trainable scalars, batch {} x {} ranks x {} accumulation", name,
+              stage.steps, state_.step, stage.segments, trainable, config_.train.batch_size, comm_.world(),
               config_.train.grad_accum);
     Progress progress(log_, name, state_.step, stage.steps, config_.train.log_every, options_.terminal);
 

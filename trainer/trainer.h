@@ -39,10 +39,10 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  int exit_code = 0;             // 0 finished; 128 + signal when stopped by one; 1 after M non-finite steps
-  std::string stop_reason;       // "", "signal" or "non-finite"
-  std::string last_checkpoint;   // the newest checkpoint written (rank 0) or ""
-  int64_t global_step = 0;       // steps completed over all stages
+  int exit_code = 0;            // 0 finished; 128 + signal when stopped by one; 1 after M non-finite steps
+  std::string stop_reason;      // "", "signal" or "non-finite"
+  std::string last_checkpoint;  // the newest checkpoint written (rank 0) or ""
+  int64_t global_step = 0;      // steps completed over all stages
 };
 
 // Runs every remaining stage. Without --resume and --init-from, a run

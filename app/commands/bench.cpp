@@ -35,19 +35,26 @@ struct BenchArgs {
   int threads = 0;
   std::string json_out;
   std::string profile_dir;  // chrome traces of each configuration's last timed step
-  std::string one;  // "S,on" / "S,off": run one configuration here, print its JSON
+  std::string one;          // "S,on" / "S,off": run one configuration here, print its JSON
 };
 
 std::vector<std::string> common_args(const BenchArgs& args) {
   const auto& m = args.model;
-  return {"--vocab", std::to_string(m.vocab), "--hidden", std::to_string(m.hidden),
-          "--layers", std::to_string(m.layers), "--heads", std::to_string(m.heads),
-          "--segment-length", std::to_string(m.segment_length), "--sensory", std::to_string(m.sensory),
-          "--batch", std::to_string(m.batch),
-          "--steps", std::to_string(m.steps), "--seed", std::to_string(m.seed),
-          "--threads", std::to_string(args.threads), "--profile", args.profile_dir,
-          "--device", m.device, "--dtype", m.dtype, "--peak-n", std::to_string(m.peak_matmul_n),
-          "--recall", m.recall ? "on" : "off"};
+  return {"--vocab",          std::to_string(m.vocab),
+          "--hidden",         std::to_string(m.hidden),
+          "--layers",         std::to_string(m.layers),
+          "--heads",          std::to_string(m.heads),
+          "--segment-length", std::to_string(m.segment_length),
+          "--sensory",        std::to_string(m.sensory),
+          "--batch",          std::to_string(m.batch),
+          "--steps",          std::to_string(m.steps),
+          "--seed",           std::to_string(m.seed),
+          "--threads",        std::to_string(args.threads),
+          "--profile",        args.profile_dir,
+          "--device",         m.device,
+          "--dtype",          m.dtype,
+          "--peak-n",         std::to_string(m.peak_matmul_n),
+          "--recall",         m.recall ? "on" : "off"};
 }
 
 // Runs this executable with `arguments`, returning its stdout; its stderr
@@ -96,8 +103,8 @@ int run_one(const BenchArgs& args) {
   StepBenchmarkOptions options = args.model;
   const auto comma = args.one.find(',');
   const std::string mode = comma == std::string::npos ? "" : args.one.substr(comma + 1);
-  HMT_CHECK(comma != std::string::npos && (mode == "on" || mode == "off"), "bench --one: expected S,on or S,off, got \"{}\"",
-            args.one);
+  HMT_CHECK(comma != std::string::npos && (mode == "on" || mode == "off"),
+            "bench --one: expected S,on or S,off, got \"{}\"", args.one);
   try {
     options.segments = std::stoll(args.one.substr(0, comma));
   } catch (const std::exception&) {
@@ -106,8 +113,8 @@ int run_one(const BenchArgs& args) {
   options.checkpoint = mode == "on";
   if (!args.profile_dir.empty()) {
     std::filesystem::create_directories(args.profile_dir);
-    options.profile = (std::filesystem::path(args.profile_dir) /
-                       fmt::format("S{}_{}.trace.json", options.segments, mode)).string();
+    options.profile =
+        (std::filesystem::path(args.profile_dir) / fmt::format("S{}_{}.trace.json", options.segments, mode)).string();
   }
   std::printf("%s\n", to_json(run_step_benchmark(options)).dump().c_str());
   return 0;
@@ -132,8 +139,9 @@ int run_bench(const BenchArgs& args) {
   std::printf("llama vocab %lld hidden %lld layers %lld heads %lld; batch %lld, L %lld, k %lld, recall %s; threads %d; "
               "%s %s\n",
               static_cast<long long>(m.vocab), static_cast<long long>(m.hidden), static_cast<long long>(m.layers),
-              static_cast<long long>(m.heads), static_cast<long long>(m.batch), static_cast<long long>(m.segment_length),
-              static_cast<long long>(m.sensory), m.recall ? "on" : "off", threads, m.device.c_str(), m.dtype.c_str());
+              static_cast<long long>(m.heads), static_cast<long long>(m.batch),
+              static_cast<long long>(m.segment_length), static_cast<long long>(m.sensory), m.recall ? "on" : "off",
+              threads, m.device.c_str(), m.dtype.c_str());
   std::printf("MFU = 6 N x processed tokens / step time / %s peak; the peak (best %lld^3 matmul) is timed in each\n"
               "configuration's process right before its steps (column peak_GF/s)%s\n",
               m.dtype.c_str(), static_cast<long long>(peak_n),
@@ -146,7 +154,8 @@ int run_bench(const BenchArgs& args) {
   for (int64_t segments : args.segments) {
     for (bool checkpoint : modes) {
       auto child_args = common_args(args);
-      child_args.insert(child_args.begin(), {"bench", "--one", fmt::format("{},{}", segments, checkpoint ? "on" : "off")});
+      child_args.insert(child_args.begin(),
+                        {"bench", "--one", fmt::format("{},{}", segments, checkpoint ? "on" : "off")});
       auto result = step_benchmark_from_json(nlohmann::json::parse(run_child(child_args)));
       const double mfu = result.mfu();
       std::printf("%4lld %5s %8lld %9lld %10.3f %10.1f %10.2f %7.2f %10s %10s", static_cast<long long>(segments),
@@ -164,8 +173,10 @@ int run_bench(const BenchArgs& args) {
     }
   }
   if (!args.json_out.empty()) {
-    nlohmann::json out = {{"threads", threads},           {"device", m.device},
-                          {"dtype", m.dtype},              {"peak_matmul_n", peak_n},
+    nlohmann::json out = {{"threads", threads},
+                          {"device", m.device},
+                          {"dtype", m.dtype},
+                          {"peak_matmul_n", peak_n},
                           {"configurations", std::move(configurations)}};
     write_file_atomically(args.json_out, out.dump(2) + "\n");
   }
@@ -182,15 +193,25 @@ void add_bench(CLI::App& app, Action& action) {
   cmd->add_option("--hidden", m.hidden, "model width")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--layers", m.layers, "decoder layers")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--heads", m.heads, "attention heads")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--segment-length", m.segment_length, "L: content tokens per segment")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--segment-length", m.segment_length, "L: content tokens per segment")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--sensory", m.sensory, "k: sensory tokens")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch", m.batch, "B: documents per step")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--segments", args->segments, "unroll depths S to measure")->delimiter(',')->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--segments", args->segments, "unroll depths S to measure")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--checkpoint", args->checkpoint, "segment checkpointing: both, on or off")->capture_default_str();
   cmd->add_option("--steps", m.steps, "timed steps per configuration (median reported), after one warm-up")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", m.seed, "seed of the model and the input ids")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", m.seed, "seed of the model and the input ids")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", m.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", m.dtype,
                   "fp32, or bf16 / fp16: the forward under autocast to that dtype (weights stay fp32); the peak "

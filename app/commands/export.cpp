@@ -43,22 +43,26 @@ int run_export(const ExportArgs& args) {
             "{}: expected a run directory or checkpoint to export", args.source);
   const std::string tokenizer = args.tokenizer.empty() ? loaded.tokenizer_path : args.tokenizer;
   if (tokenizer.empty())
-    std::fprintf(stderr, "warning: %s: no tokenizer known (tokenizer.path unset or missing); the export will hold "
-                 "ids only (pass --tokenizer FILE)\n", args.source.c_str());
+    std::fprintf(stderr,
+                 "warning: %s: no tokenizer known (tokenizer.path unset or missing); the export will hold "
+                 "ids only (pass --tokenizer FILE)\n",
+                 args.source.c_str());
   if (loaded.hmt_trained) {
     save_hmt_export(*loaded.model, args.out, tokenizer);
   } else {
-    HMT_CHECK(!is_hmt_export(args.out), "{}: holds an HMT export; a backbone-stage run exports a plain HF "
-              "directory, so choose another --out", args.out);
+    HMT_CHECK(!is_hmt_export(args.out),
+              "{}: holds an HMT export; a backbone-stage run exports a plain HF "
+              "directory, so choose another --out",
+              args.out);
     save_backbone_export(*loaded.model, args.out, tokenizer);
   }
   const auto& config = loaded.model->config();
   std::printf("exported %s (%s%s) -> %s: %s\n", loaded.source.c_str(), loaded.kind.c_str(),
               loaded.stage.empty() ? "" : (", stage " + loaded.stage).c_str(), args.out.c_str(),
-              loaded.hmt_trained
-                  ? fmt::format("HMT export, L = {}, k = {}, recall {}", config.segment_length, config.num_sensory,
-                                config.recall.enabled ? "on" : "off").c_str()
-                  : "plain HF model directory (backbone stage)");
+              loaded.hmt_trained ? fmt::format("HMT export, L = {}, k = {}, recall {}", config.segment_length,
+                                               config.num_sensory, config.recall.enabled ? "on" : "off")
+                                       .c_str()
+                                 : "plain HF model directory (backbone stage)");
   return 0;
 }
 
@@ -66,10 +70,12 @@ int run_export(const ExportArgs& args) {
 
 void add_export(CLI::App& app, Action& action) {
   auto args = std::make_shared<ExportArgs>();
-  auto* cmd = app.add_subcommand("export", "Write an HMT export directory (docs/hmt.md section 8) from a run or checkpoint: "
-                                           "LoRA merged, tokenizer copied");
+  auto* cmd = app.add_subcommand("export",
+                                 "Write an HMT export directory (docs/hmt.md section 8) from a run or checkpoint: "
+                                 "LoRA merged, tokenizer copied");
   cmd->add_option("source", args->source, "run directory (its newest valid checkpoint) or checkpoint directory")
-      ->required()->check(CLI::ExistingDirectory);
+      ->required()
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--out", args->out, "export directory (created; a non-empty one only with --force)")->required();
   cmd->add_flag("--force", args->force, "replace the files of an existing export in --out (each atomically)");
   cmd->add_option("--tokenizer", args->tokenizer, "tokenizer file to copy; default: the run's tokenizer.path")

@@ -43,7 +43,9 @@ void add_loader_bench(CLI::App& app, Action& action) {
   cmd->add_option("--segments", o.segments, "S")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--segment-length", o.segment_length, "L")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch", o.batch_size, "B per rank")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--world", o.world, "ranks W (this process is rank 0)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--world", o.world, "ranks W (this process is rank 0)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--cross-document", o.cross_document, "windows across documents");
   cmd->add_option("--batches", args->batches, "timed batches")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->callback([&action, args] { action = [args] { return run_loader_bench(*args); }; });

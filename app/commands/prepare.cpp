@@ -30,8 +30,8 @@ int run_prepare(PrepareArgs args) {
   }
   options.progress = !args.quiet;
   PrepareResult result = prepare_dataset(options);
-  if (result.up_to_date) std::printf("%s: up to date (same sources, tokenizer and options); nothing to do\n",
-                                     result.out.c_str());
+  if (result.up_to_date)
+    std::printf("%s: up to date (same sources, tokenizer and options); nothing to do\n", result.out.c_str());
   for (const auto& [split, counts] : result.splits) std::printf("%s\n", describe_counts(split, counts).c_str());
   if (!result.up_to_date)
     std::printf("wrote %s%s: %.1f MB of source text in %.2f s with %d thread(s): %.2f MB/s overall, %.2f MB/s "
@@ -57,7 +57,8 @@ void add_prepare(CLI::App& app, Action& action) {
   cmd->add_option("--tokenizer", f.tokenizer, "without CONFIG: tokenizer file or folder");
   cmd->add_option("--out", f.out, "without CONFIG: the .h5 file to write");
   cmd->add_option("--fuse-size", f.fuse_size, "without CONFIG, pubmedqa: records per joined context")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--splits", f.splits, "without CONFIG: splits to write (default: the dataset's)")->delimiter(',');
   cmd->add_option("--split-fractions", f.split_fractions, "without CONFIG, one-file sources: share per split")
       ->delimiter(',');
@@ -65,7 +66,9 @@ void add_prepare(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--add-bos", f.add_bos, "without CONFIG: bos before every document");
   cmd->add_flag("--add-eos", f.add_eos, "without CONFIG: eos after every document");
-  cmd->add_option("--threads", f.threads, "without CONFIG: tokenizer threads (0 = all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", f.threads, "without CONFIG: tokenizer threads (0 = all cores)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet", args->quiet, "no progress bar or warnings (the summary is still printed)");
   cmd->callback([&action, args] { action = [args] { return run_prepare(*args); }; });
 }

@@ -50,8 +50,8 @@ nlohmann::ordered_json score_export(const ScoreArgs& args, const std::vector<int
   const int64_t vocab = model->backbone().config().vocab_size;
   HMT_CHECK(ids.size() >= 2, "{}: a document needs at least 2 tokens to score, got {}", args.ids, ids.size());
   for (size_t i = 0; i < ids.size(); ++i)
-    HMT_CHECK(ids[i] >= 0 && ids[i] < vocab, "{}: token #{} is id {}, outside the model's vocabulary [0, {})",
-              args.ids, i, ids[i], vocab);
+    HMT_CHECK(ids[i] >= 0 && ids[i] < vocab, "{}: token #{} is id {}, outside the model's vocabulary [0, {})", args.ids,
+              i, ids[i], vocab);
   auto input = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kInt64).unsqueeze(0);
 
   // Scoring, not training: eval mode (load_hmt_export), no checkpointing, no
@@ -63,7 +63,8 @@ nlohmann::ordered_json score_export(const ScoreArgs& args, const std::vector<int
 
   nlohmann::ordered_json out = {{"tokens", run.tokens}, {"nll_sum", nll_sum}, {"ppl", ppl_of(nll_sum, run.tokens)}};
   nlohmann::ordered_json segments = nlohmann::ordered_json::array();
-  for (const auto& segment : run.segments) segments.push_back({{"tokens", segment.tokens}, {"nll_sum", segment.nll_sum}});
+  for (const auto& segment : run.segments)
+    segments.push_back({{"tokens", segment.tokens}, {"nll_sum", segment.nll_sum}});
   out["segments"] = std::move(segments);
   if (!args.grads) return out;
 
@@ -89,8 +90,8 @@ int run_score(const ScoreArgs& args) {
   } else {
     if (args.grads) fail("{}: --grads needs an HMT export directory (with hmt.safetensors)", args.model_dir);
     if (args.device != "cpu")
-      fail("{}: --device {} needs an HMT export directory; plain HF directories are scored on the CPU",
-           args.model_dir, args.device);
+      fail("{}: --device {} needs an HMT export directory; plain HF directories are scored on the CPU", args.model_dir,
+           args.device);
     auto backbone = load_backbone(args.model_dir);
     DocumentScore score = score_document(*backbone, ids);
     out = {{"tokens", score.tokens}, {"nll_sum", score.nll_sum}, {"ppl", score.ppl()}};
@@ -106,11 +107,12 @@ int run_score(const ScoreArgs& args) {
   if (out.contains("segments")) {
     size_t n = 0;
     for (const auto& segment : out["segments"])
-      std::printf("segment %zu  tokens %lld  nll_sum %.6f\n", n++, static_cast<long long>(segment["tokens"].get<int64_t>()),
-                  segment["nll_sum"].get<double>());
+      std::printf("segment %zu  tokens %lld  nll_sum %.6f\n", n++,
+                  static_cast<long long>(segment["tokens"].get<int64_t>()), segment["nll_sum"].get<double>());
   }
   if (out.contains("grad_norms"))
-    for (const auto& [name, norm] : out["grad_norms"].items()) std::printf("grad_norm %s %.6g\n", name.c_str(), norm.get<double>());
+    for (const auto& [name, norm] : out["grad_norms"].items())
+      std::printf("grad_norm %s %.6g\n", name.c_str(), norm.get<double>());
   return 0;
 }
 
@@ -121,12 +123,15 @@ void add_score(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("score", "NLL of one document (whitespace-separated ids) under a model directory");
   cmd->add_option("model_dir", args->model_dir,
                   "HMT export directory (hmt.safetensors + hmt_config.json) or plain HF model directory")
-      ->required()->check(CLI::ExistingDirectory);
+      ->required()
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--ids", args->ids, "file of whitespace-separated token ids")->required()->check(CLI::ExistingFile);
   cmd->add_flag("--json", args->json, "print one JSON object: tokens, nll_sum, ppl (and segments for an export)");
   cmd->add_flag("--grads", args->grads,
                 "HMT exports: backpropagate the summed NLL and report grad_norms per hmt.* tensor and the backbone");
-  cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", args->threads, "intra-op threads (0 = cores / ranks on the node)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", args->device, "HMT exports: cpu, cuda or cuda:N (fp32 on every device)")
       ->capture_default_str();
   cmd->callback([&action, args] { action = [args] { return run_score(*args); }; });

@@ -57,7 +57,8 @@ std::string TextStream::push(int32_t id) {
   pending_.push_back(id);
   const std::string text = window_text();
   size_t stable = text.size() - incomplete_utf8_tail(text);
-  while (stable >= kReplacement.size() && text.compare(stable - kReplacement.size(), kReplacement.size(), kReplacement) == 0)
+  while (stable >= kReplacement.size() &&
+         text.compare(stable - kReplacement.size(), kReplacement.size(), kReplacement) == 0)
     stable -= kReplacement.size();
   std::string out = stable > printed_ ? text.substr(printed_, stable - printed_) : std::string();
   printed_ = std::max(printed_, stable);

@@ -103,13 +103,18 @@ void add_tokenizer(CLI::App& app, Action& action) {
   auto* tr = cmd->add_subcommand("train", "Train a SentencePiece model on text files (for from-scratch runs)");
   tr->add_option("--input", *inputs, "text files or folders of .txt files")->required();
   tr->add_option("--model-prefix", train->model_prefix, "writes PREFIX.model and PREFIX.vocab")->required();
-  tr->add_option("--vocab-size", train->vocab_size, "vocabulary size")->capture_default_str()->check(CLI::Range(8, 1 << 20));
+  tr->add_option("--vocab-size", train->vocab_size, "vocabulary size")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 1 << 20));
   tr->add_option("--model-type", train->model_type, "bpe or unigram")
-      ->capture_default_str()->check(CLI::IsMember({"bpe", "unigram"}));
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bpe", "unigram"}));
   tr->add_option("--character-coverage", train->character_coverage, "fraction of characters covered")
-      ->capture_default_str()->check(CLI::Range(0.5, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 1.0));
   tr->add_option("--input-sentence-size", train->input_sentence_size, "sentences sampled for training")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   tr->add_option("--threads", train->threads, "0 = all cores")->capture_default_str()->check(CLI::NonNegativeNumber);
   tr->callback([&action, train, inputs] { action = [train, inputs] { return run_train(*train, *inputs); }; });
 }

@@ -45,8 +45,8 @@ void ByteProgress::advance(uint64_t bytes) {
   const double since = std::chrono::duration<double>(now - last_draw_).count();
   const double fraction = total_ == 0 ? 1.0 : static_cast<double>(done_) / static_cast<double>(total_);
   // Plain lines go to logs: none for jobs that finish within seconds, then every 10% or 30 s.
-  const bool plain_due =
-      std::chrono::duration<double>(now - start_).count() >= 5 && (since >= 30 || fraction - last_reported_fraction_ >= 0.1);
+  const bool plain_due = std::chrono::duration<double>(now - start_).count() >= 5 &&
+                         (since >= 30 || fraction - last_reported_fraction_ >= 0.1);
   if (terminal_ ? since >= 0.2 : plain_due) {
     last_draw_ = now;
     last_reported_fraction_ = fraction;
@@ -69,9 +69,10 @@ void ByteProgress::draw(bool final) {
     const double rate = seconds > 0 ? static_cast<double>(done_) / seconds / 1e6 : 0;
     std::fprintf(stderr, "%s: %.1f / %.1f MB (%.0f%%), %.1f MB/s, %s\n", label_.c_str(), done_ / 1e6, total_ / 1e6,
                  total_ == 0 ? 100.0 : 100.0 * static_cast<double>(done_) / static_cast<double>(total_), rate,
-                 final ? fmt::format("done in {}", duration(seconds)).c_str()
-                       : fmt::format("ETA {}", duration(rate > 0 ? (total_ - std::min(done_, total_)) / 1e6 / rate
-                                                                 : NAN)).c_str());
+                 final
+                     ? fmt::format("done in {}", duration(seconds)).c_str()
+                     : fmt::format("ETA {}", duration(rate > 0 ? (total_ - std::min(done_, total_)) / 1e6 / rate : NAN))
+                           .c_str());
   }
   std::fflush(stderr);
 }

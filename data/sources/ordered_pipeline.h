@@ -23,8 +23,7 @@ namespace hmt {
 template <class In, class Out>
 class OrderedPipeline {
  public:
-  OrderedPipeline(int threads, size_t max_in_flight, std::function<Out(In&)> work,
-                  std::function<void(Out&)> consume)
+  OrderedPipeline(int threads, size_t max_in_flight, std::function<Out(In&)> work, std::function<void(Out&)> consume)
       : work_(std::move(work)), consume_(std::move(consume)), max_in_flight_(std::max<size_t>(max_in_flight, 1)) {
     if (threads <= 1) return;
     for (int t = 0; t < threads; ++t) workers_.emplace_back([this] { run_worker(); });

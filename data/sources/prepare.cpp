@@ -258,7 +258,9 @@ uint64_t prepare_qa_split(const Context& ctx, const SplitPlan& plan, SplitWriter
   const QaTextOptions text{o.add_bos, o.add_eos};
   OrderedPipeline<QaGroup, EncodedGroup> pipeline(
       ctx.threads, static_cast<size_t>(2 * ctx.threads + 2),
-      [&](QaGroup& g) { return EncodedGroup{encode_pubmedqa_group(ctx.tokenizer, g.records, g.index, text), g.bytes}; },
+      [&](QaGroup& g) {
+        return EncodedGroup{encode_pubmedqa_group(ctx.tokenizer, g.records, g.index, text), g.bytes};
+      },
       [&](EncodedGroup& g) {
         for (const auto& s : g.samples) writer.add_qa_sample(s);
         bytes += g.bytes;
@@ -385,8 +387,8 @@ PrepareResult prepare_dataset(const PrepareOptions& o) {
     names.push_back(job.plan.name);
     if (writer.split_complete(job.plan.name)) continue;
     SplitWriter split = writer.begin_split(job.plan.name, o.dataset == "pubmedqa", job.sources);
-    result.source_bytes +=
-        o.dataset == "pubmedqa" ? prepare_qa_split(ctx, job.plan, split) : prepare_lm_split(ctx, job.plan, split, metadata);
+    result.source_bytes += o.dataset == "pubmedqa" ? prepare_qa_split(ctx, job.plan, split)
+                                                   : prepare_lm_split(ctx, job.plan, split, metadata);
   }
   writer.finish(names);
   result.tokenize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tokenize_start).count();

@@ -25,13 +25,13 @@ struct PrepareOptions {
   std::string source;
   std::string tokenizer;
   std::string out;
-  std::vector<std::string> splits;     // empty: the dataset's default
+  std::vector<std::string> splits;      // empty: the dataset's default
   std::vector<double> split_fractions;  // one-file sources only
   int64_t fuse_size = 1;
   std::string text_field = "text";
   bool add_bos = false, add_eos = false;
-  int threads = 0;        // 0: all cores (hmt::resolve_threads)
-  bool progress = true;   // progress bar / lines and warnings on stderr
+  int threads = 0;       // 0: all cores (hmt::resolve_threads)
+  bool progress = true;  // progress bar / lines and warnings on stderr
 };
 
 // data.* (dataset, source, out or else path, splits, ...), tokenizer.path and runtime.threads.
@@ -42,7 +42,7 @@ struct PrepareResult {
   bool up_to_date = false;  // OUT already held these inputs: nothing was done
   bool resumed = false;     // continued an interrupted OUT.partial
   std::vector<std::pair<std::string, PrepareCounts>> splits;
-  uint64_t source_bytes = 0;  // bytes of source text tokenized in this run
+  uint64_t source_bytes = 0;    // bytes of source text tokenized in this run
   double seconds = 0;           // the whole run
   double tokenize_seconds = 0;  // reading, tokenizing and writing the splits (no tokenizer load, no checksums)
   int threads = 1;

@@ -40,8 +40,7 @@ std::vector<std::pair<int64_t, int64_t>> fraction_ranges(int64_t units, const st
   int64_t begin = 0;
   for (size_t i = 0; i < fractions.size(); ++i) {
     cumulative += fractions[i];
-    const int64_t end = i + 1 == fractions.size() ? units
-                                                  : std::min<int64_t>(units, std::llround(cumulative * units));
+    const int64_t end = i + 1 == fractions.size() ? units : std::min<int64_t>(units, std::llround(cumulative * units));
     out.emplace_back(begin, std::max(begin, end));
     begin = std::max(begin, end);
   }
@@ -49,8 +48,8 @@ std::vector<std::pair<int64_t, int64_t>> fraction_ranges(int64_t units, const st
 }
 
 std::vector<SplitPlan> plan_single_source(const std::vector<std::string>& files, const std::string& root,
-                                          const std::vector<std::string>& splits,
-                                          const std::vector<double>& fractions, int64_t units) {
+                                          const std::vector<std::string>& splits, const std::vector<double>& fractions,
+                                          int64_t units) {
   std::vector<SplitPlan> plans;
   if (fractions.empty()) {
     HMT_CHECK(splits.size() <= 1,
@@ -63,7 +62,12 @@ std::vector<SplitPlan> plan_single_source(const std::vector<std::string>& files,
             fractions.size(), splits.size());
   auto ranges = fraction_ranges(units, fractions);
   for (size_t i = 0; i < splits.size(); ++i)
-    plans.push_back({splits[i], files, {}, root, ranges[i].first, ranges[i].second,
+    plans.push_back({splits[i],
+                     files,
+                     {},
+                     root,
+                     ranges[i].first,
+                     ranges[i].second,
                      units > 0 ? static_cast<double>(ranges[i].second - ranges[i].first) / units : 0.0});
   return plans;
 }

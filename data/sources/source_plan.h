@@ -12,9 +12,9 @@ namespace hmt {
 
 struct SplitPlan {
   std::string name;
-  std::vector<std::string> files;   // the split's source files, read in this order
-  std::vector<std::string> extra;   // further inputs it depends on (PG-19 metadata.csv): checksummed only
-  std::string root;                 // stored source paths are relative to it
+  std::vector<std::string> files;  // the split's source files, read in this order
+  std::vector<std::string> extra;  // further inputs it depends on (PG-19 metadata.csv): checksummed only
+  std::string root;                // stored source paths are relative to it
   // One-file sources cut by data.split_fractions: the split is units
   // [first_unit, end_unit) of `files` (end_unit < 0: to the end).
   int64_t first_unit = 0, end_unit = -1;
@@ -45,8 +45,8 @@ std::vector<std::pair<int64_t, int64_t>> fraction_ranges(int64_t units, const st
 // Plans for a one-file (or one-folder) source: one split named splits[0]
 // (default "train") with every unit, or one split per name cut by fractions.
 std::vector<SplitPlan> plan_single_source(const std::vector<std::string>& files, const std::string& root,
-                                          const std::vector<std::string>& splits,
-                                          const std::vector<double>& fractions, int64_t units);
+                                          const std::vector<std::string>& splits, const std::vector<double>& fractions,
+                                          int64_t units);
 
 // The standard splits of PG-19 / Wikitext when data.splits is empty.
 std::vector<std::string> standard_splits(const std::vector<std::string>& splits);

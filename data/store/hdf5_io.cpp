@@ -36,9 +36,7 @@ bool exists(hid_t location, const std::string& name) {
   return HMT_H5_CHECK(H5Lexists(location, name.c_str(), H5P_DEFAULT)) > 0;
 }
 
-bool has_attribute(hid_t object, const std::string& name) {
-  return HMT_H5_CHECK(H5Aexists(object, name.c_str())) > 0;
-}
+bool has_attribute(hid_t object, const std::string& name) { return HMT_H5_CHECK(H5Aexists(object, name.c_str())) > 0; }
 
 namespace {
 
@@ -90,8 +88,7 @@ std::optional<std::string> read_string_attribute(hid_t object, const std::string
   if (!has_attribute(object, name)) return std::nullopt;
   Id attribute(HMT_H5_CHECK(H5Aopen(object, name.c_str(), H5P_DEFAULT)), Id::Kind::Attribute);
   Id type(HMT_H5_CHECK(H5Aget_type(attribute.get())), Id::Kind::Datatype);
-  if (H5Tget_class(type.get()) != H5T_STRING || HMT_H5_CHECK(H5Tis_variable_str(type.get())) <= 0)
-    return std::nullopt;
+  if (H5Tget_class(type.get()) != H5T_STRING || HMT_H5_CHECK(H5Tis_variable_str(type.get())) <= 0) return std::nullopt;
   char* text = nullptr;
   HMT_H5_CHECK(H5Aread(attribute.get(), string_type(), &text));
   std::string value = text ? text : "";
@@ -100,13 +97,21 @@ std::optional<std::string> read_string_attribute(hid_t object, const std::string
 }
 
 template <>
-hid_t native_type<uint32_t>() { return H5T_NATIVE_UINT32; }
+hid_t native_type<uint32_t>() {
+  return H5T_NATIVE_UINT32;
+}
 template <>
-hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
+hid_t native_type<uint64_t>() {
+  return H5T_NATIVE_UINT64;
+}
 template <>
-hid_t native_type<int8_t>() { return H5T_NATIVE_INT8; }
+hid_t native_type<int8_t>() {
+  return H5T_NATIVE_INT8;
+}
 template <>
-hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
+hid_t native_type<int64_t>() {
+  return H5T_NATIVE_INT64;
+}
 
 void create_vector(hid_t group, const std::string& name, hid_t type, hsize_t chunk, int deflate_level) {
   hsize_t zero = 0, unlimited = H5S_UNLIMITED;
@@ -190,8 +195,7 @@ Id open_group(hid_t location, const std::string& name) {
 }
 
 Id create_group(hid_t location, const std::string& name) {
-  return Id(HMT_H5_CHECK(H5Gcreate2(location, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
-            Id::Kind::Group);
+  return Id(HMT_H5_CHECK(H5Gcreate2(location, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), Id::Kind::Group);
 }
 
 Id open_dataset(hid_t location, const std::string& name, size_t cache_bytes) {

@@ -53,18 +53,19 @@ Loader::Loader(LoaderOptions options) : options_(std::move(options)) {
     TransformOptions transforms;
     transforms.interleave_len = o.interleave_len;
     transforms.dilate_len = o.dilate_len;
-    transforms.filler_id = o.dilate_token >= 0 ? static_cast<int32_t>(o.dilate_token) : store_->filler_id().value_or(-1);
+    transforms.filler_id = o.dilate_token >= 0 ? static_cast<int32_t>(o.dilate_token)
+                                               : store_->filler_id().value_or(-1);
     view_ = std::make_unique<DocumentView>(*split_, transforms);
     windows_ = std::make_unique<WindowIndex>(*view_, o.segments * o.segment_length, o.cross_document);
     samples_ = windows_->size();
   }
   const int64_t global_batch = o.batch_size * o.world;
   steps_ = samples_ / global_batch;
-  HMT_CHECK(steps_ >= 1,
-            "{}: split `{}` gives {} samples{}, fewer than one global batch of {} (batch {} x {} ranks)", o.path,
-            o.split, samples_,
-            split_->is_qa() ? "" : fmt::format(" (windows of S*L+1 = {} tokens{})", o.segments * o.segment_length + 1,
-                                               o.cross_document ? " across documents" : " inside documents"),
+  HMT_CHECK(steps_ >= 1, "{}: split `{}` gives {} samples{}, fewer than one global batch of {} (batch {} x {} ranks)",
+            o.path, o.split, samples_,
+            split_->is_qa() ? ""
+                            : fmt::format(" (windows of S*L+1 = {} tokens{})", o.segments * o.segment_length + 1,
+                                          o.cross_document ? " across documents" : " inside documents"),
             global_batch, o.batch_size, o.world);
 }
 

@@ -29,20 +29,20 @@ class DocumentView;
 class WindowIndex;
 
 struct LoaderOptions {
-  std::string path;                 // prepared HDF5 file (hmt prepare)
-  std::string split = "train";      // split group in the file
-  int64_t segments = 1;             // S
-  int64_t segment_length = 0;       // L; a language-model window is S*L + 1 tokens
-  int64_t batch_size = 1;           // B, per rank
+  std::string path;             // prepared HDF5 file (hmt prepare)
+  std::string split = "train";  // split group in the file
+  int64_t segments = 1;         // S
+  int64_t segment_length = 0;   // L; a language-model window is S*L + 1 tokens
+  int64_t batch_size = 1;       // B, per rank
   uint64_t seed = 0;
   int rank = 0, world = 1;
-  bool shuffle = true;              // false: samples in file order (validation/eval)
-  bool cross_document = false;      // windows cut across document boundaries (official code concatenates)
-  int64_t interleave_len = 0;       // topic switching: 0 = off
-  int64_t dilate_len = 0;           // dilation: 0 = off
+  bool shuffle = true;                // false: samples in file order (validation/eval)
+  bool cross_document = false;        // windows cut across document boundaries (official code concatenates)
+  int64_t interleave_len = 0;         // topic switching: 0 = off
+  int64_t dilate_len = 0;             // dilation: 0 = off
   std::string tokenizer_fingerprint;  // non-empty: must equal the file's, else an error naming both
   std::string tokenizer_origin = "the model's tokenizer";  // how that error names the expected side
-  int64_t dilate_token = -1;        // dilation filler id; -1 = the file's filler_id (the id of "$")
+  int64_t dilate_token = -1;  // dilation filler id; -1 = the file's filler_id (the id of "$")
 };
 
 struct Batch {
@@ -72,11 +72,11 @@ class Loader {
   Loader(Loader&&) noexcept;
   Loader& operator=(Loader&&) noexcept;
 
-  Batch next();                     // this rank's next batch; after the last batch of an epoch, the next epoch begins
+  Batch next();  // this rank's next batch; after the last batch of an epoch, the next epoch begins
   LoaderState state() const;
   void restore(const LoaderState& state);  // the next next() is exactly what an uninterrupted run would get
-  int64_t samples_per_epoch() const;  // all ranks together
-  int64_t steps_per_epoch() const;    // global batches per epoch (the same on every rank)
+  int64_t samples_per_epoch() const;       // all ranks together
+  int64_t steps_per_epoch() const;         // global batches per epoch (the same on every rank)
   const LoaderOptions& options() const;
 
   bool is_qa() const;

@@ -10,7 +10,7 @@ namespace hmt {
 
 struct LoaderBenchmark {
   int64_t batches = 0;
-  int64_t tokens = 0;      // ids delivered (B x T per batch, padding included)
+  int64_t tokens = 0;       // ids delivered (B x T per batch, padding included)
   double open_seconds = 0;  // Loader construction: open, index, first permutation
   double seconds = 0;       // the timed next() calls
   double batches_per_second() const { return batches / seconds; }

@@ -62,8 +62,8 @@ TokenSplit::TokenSplit(hid_t file, const std::string& file_path, const std::stri
             "{}: attribute `documents` does not match `doc_offsets` ({} documents)", where, docs);
   if (!qa_) return;
 
-  for (const char* dataset : {store::kAnswerStart, store::kLabel, store::kGroup, store::kChoiceOffsets,
-                              store::kChoiceTokens})
+  for (const char* dataset :
+       {store::kAnswerStart, store::kLabel, store::kGroup, store::kChoiceOffsets, store::kChoiceTokens})
     HMT_CHECK(h5::exists(group_.get(), dataset), "{}: QA dataset `{}` is missing", where, dataset);
   answer_start_ = h5::read_all<uint64_t>(h5::open_dataset(group_.get(), store::kAnswerStart).get());
   labels_ = h5::read_all<int8_t>(h5::open_dataset(group_.get(), store::kLabel).get());
@@ -73,8 +73,7 @@ TokenSplit::TokenSplit(hid_t file, const std::string& file_path, const std::stri
                 choice_offsets_.size() == 3 * docs + 1,
             "{}: QA datasets do not have one entry per sample ({} samples)", where, docs);
   for (uint64_t s = 0; s < docs; ++s)
-    HMT_CHECK(answer_start_[s] <= offsets_[s + 1] - offsets_[s], "{}: sample {}: answer starts past its end", where,
-              s);
+    HMT_CHECK(answer_start_[s] <= offsets_[s + 1] - offsets_[s], "{}: sample {}: answer starts past its end", where, s);
   h5::Id choice_tokens = h5::open_dataset(group_.get(), store::kChoiceTokens);
   HMT_CHECK(choice_offsets_.back() == h5::vector_length(choice_tokens.get()),
             "{}: `choice_offsets` do not match `choice_tokens` (truncated or damaged)", where);
@@ -149,16 +148,16 @@ std::vector<SourceFile> TokenSplit::sources() const {
   auto path_list = h5::read_strings(paths.get(), 0, n);
   auto hash_list = h5::read_strings(hashes.get(), 0, n);
   auto byte_list = h5::read_all<uint64_t>(bytes.get());
-  HMT_CHECK(hash_list.size() == n && byte_list.size() == n, "{}: split `{}`: source lists differ in length",
-            file_path_, name_);
+  HMT_CHECK(hash_list.size() == n && byte_list.size() == n, "{}: split `{}`: source lists differ in length", file_path_,
+            name_);
   std::vector<SourceFile> out(n);
   for (hsize_t i = 0; i < n; ++i) out[i] = {path_list[i], hash_list[i], byte_list[i]};
   return out;
 }
 
 void TokenSplit::require_qa(const char* what) const {
-  HMT_CHECK(qa_, "{}: split `{}` holds language-model documents, not QA samples ({} needs a pubmedqa file)",
-            file_path_, name_, what);
+  HMT_CHECK(qa_, "{}: split `{}` holds language-model documents, not QA samples ({} needs a pubmedqa file)", file_path_,
+            name_, what);
 }
 
 int64_t TokenSplit::answer_start(int64_t sample) const {
@@ -207,8 +206,9 @@ TokenStore::TokenStore(const std::string& path) : path_(path) {
             "{}: not an hmt token file (attribute `format` is {}, expected \"{}\")", path,
             format ? "\"" + *format + "\"" : "missing", store::kFormatName);
   version_ = h5::read_int_attribute(file, store::kVersion).value_or(-1);
-  HMT_CHECK(version_ == store::kFormatVersion, "{}: format version {}, but this build reads version {}; prepare it again",
-            path, version_, store::kFormatVersion);
+  HMT_CHECK(version_ == store::kFormatVersion,
+            "{}: format version {}, but this build reads version {}; prepare it again", path, version_,
+            store::kFormatVersion);
   HMT_CHECK(h5::read_int_attribute(file, store::kComplete) == 1,
             "{}: incomplete (hmt prepare did not finish writing it); run hmt prepare again", path);
   auto text = [&](const char* key) {

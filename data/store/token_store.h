@@ -25,12 +25,12 @@ inline constexpr std::array<const char*, 3> kShortAnswers = {"yes", "no", "maybe
 
 // What a preparation skipped or repaired in one split (all counted, never silent).
 struct PrepareCounts {
-  int64_t documents = 0;              // documents (QA: samples) written
-  int64_t tokens = 0;                 // tokens written
-  int64_t skipped_empty = 0;          // empty or whitespace-only documents, not written
-  int64_t invalid_utf8_replaced = 0;  // ill-formed UTF-8 sequences replaced by U+FFFD
+  int64_t documents = 0;               // documents (QA: samples) written
+  int64_t tokens = 0;                  // tokens written
+  int64_t skipped_empty = 0;           // empty or whitespace-only documents, not written
+  int64_t invalid_utf8_replaced = 0;   // ill-formed UTF-8 sequences replaced by U+FFFD
   int64_t invalid_utf8_documents = 0;  // documents that had at least one
-  int64_t missing_metadata = 0;       // PG-19 books without a metadata.csv row
+  int64_t missing_metadata = 0;        // PG-19 books without a metadata.csv row
 };
 
 struct SourceFile {

@@ -19,7 +19,7 @@ inline constexpr const char* kEosId = "eos_id";  // -1: none
 inline constexpr const char* kBosId = "bos_id";
 inline constexpr const char* kFillerId = "filler_id";  // first id of "$": the dilation filler
 inline constexpr const char* kInputsHash = "inputs_sha256";
-inline constexpr const char* kSplits = "splits";  // comma-separated, in preparation order
+inline constexpr const char* kSplits = "splits";      // comma-separated, in preparation order
 inline constexpr const char* kComplete = "complete";  // 1, written last (file and split)
 
 // Split group attributes.

@@ -15,19 +15,16 @@ bool is_word_byte(unsigned char c) { return std::isalnum(c) || c == '_'; }
 }  // namespace
 
 AddedTokenMatcher::AddedTokenMatcher(std::vector<AddedToken> tokens) : tokens_(std::move(tokens)) {
-  tokens_.erase(std::remove_if(tokens_.begin(), tokens_.end(),
-                               [](const AddedToken& t) { return t.content.empty(); }),
+  tokens_.erase(std::remove_if(tokens_.begin(), tokens_.end(), [](const AddedToken& t) { return t.content.empty(); }),
                 tokens_.end());
   // Longest first, so that the first hit at a position is the longest one.
-  std::stable_sort(tokens_.begin(), tokens_.end(), [](const AddedToken& a, const AddedToken& b) {
-    return a.content.size() > b.content.size();
-  });
+  std::stable_sort(tokens_.begin(), tokens_.end(),
+                   [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
   for (uint32_t i = 0; i < tokens_.size(); ++i)
     by_first_byte_[static_cast<unsigned char>(tokens_[i].content[0])].push_back(i);
 }
 
-bool AddedTokenMatcher::next_match(std::string_view text, size_t from, size_t floor,
-                                   Match& match) const {
+bool AddedTokenMatcher::next_match(std::string_view text, size_t from, size_t floor, Match& match) const {
   for (size_t pos = from; pos < text.size(); ++pos) {
     const auto& candidates = by_first_byte_[static_cast<unsigned char>(text[pos])];
     for (uint32_t index : candidates) {

@@ -15,10 +15,10 @@ struct AddedToken {
   int32_t id = 0;
   std::string content;
   bool special = false;
-  bool normalized = false;  // matched in normalized text instead of raw text
-  bool lstrip = false;      // swallows whitespace on its left
-  bool rstrip = false;      // swallows whitespace on its right
-  bool single_word = false; // only matches when not inside a word
+  bool normalized = false;   // matched in normalized text instead of raw text
+  bool lstrip = false;       // swallows whitespace on its left
+  bool rstrip = false;       // swallows whitespace on its right
+  bool single_word = false;  // only matches when not inside a word
 };
 
 // Matches one set of added tokens (the raw or the normalized ones).
@@ -43,7 +43,7 @@ class AddedTokenMatcher {
   // after `floor`; false when none is left.
   bool next_match(std::string_view text, size_t from, size_t floor, Match& match) const;
 
-  std::vector<AddedToken> tokens_;           // longest first
+  std::vector<AddedToken> tokens_;                          // longest first
   std::array<std::vector<uint32_t>, 256> by_first_byte_{};  // indexes into tokens_
 };
 

@@ -15,7 +15,7 @@ namespace hmt {
 namespace {
 
 struct ByteAlphabet {
-  std::string chars[256];               // byte -> UTF-8 of its stand-in
+  std::string chars[256];  // byte -> UTF-8 of its stand-in
   std::unordered_map<uint32_t, uint8_t> code_to_byte;
   ByteAlphabet() {
     uint32_t next = 256;
@@ -185,11 +185,8 @@ ByteLevelBpe::WordCache& ByteLevelBpe::cache() const {
 // ---- construction ----------------------------------------------------------
 
 ByteLevelBpe::ByteLevelBpe(BpeSpec spec)
-    : source_(std::move(spec.source)),
-      ignore_merges_(spec.ignore_merges),
-      normalizer_(std::move(spec.normalizer)),
-      pre_tokenizer_(std::move(spec.pre_tokenizer)),
-      serial_(next_serial++) {
+    : source_(std::move(spec.source)), ignore_merges_(spec.ignore_merges), normalizer_(std::move(spec.normalizer)),
+      pre_tokenizer_(std::move(spec.pre_tokenizer)), serial_(next_serial++) {
   HMT_CHECK(pre_tokenizer_ && pre_tokenizer_->is_byte_level(),
             "{}: unsupported tokenizer: only byte-level BPE (a ByteLevel pre-tokenizer) is "
             "supported from tokenizer.json; load a SentencePiece .model for other BPE models",
@@ -228,8 +225,7 @@ ByteLevelBpe::ByteLevelBpe(BpeSpec spec)
   merges_ = std::make_unique<MergeTable>(spec.merges.size());
   auto id_of = [&](const std::string& spelling, size_t rank) {
     auto it = spelling_to_id_.find(spelling);
-    HMT_CHECK(it != spelling_to_id_.end(),
-              "{}: merge {} references token '{}' which is not in the vocabulary", source_,
+    HMT_CHECK(it != spelling_to_id_.end(), "{}: merge {} references token '{}' which is not in the vocabulary", source_,
               rank + 1, spelling);
     return it->second;
   };
@@ -242,8 +238,7 @@ ByteLevelBpe::ByteLevelBpe(BpeSpec spec)
   std::vector<AddedToken> raw, normalized;
   for (AddedToken& token : spec.added_tokens) {
     // HF gives a token already in the vocabulary the vocabulary's id.
-    if (auto it = spelling_to_id_.find(token.content); it != spelling_to_id_.end())
-      token.id = it->second;
+    if (auto it = spelling_to_id_.find(token.content); it != spelling_to_id_.end()) token.id = it->second;
     HMT_CHECK(token.id >= 0, "{}: added token '{}' has negative id", source_, token.content);
     // Decoded as written. (HF runs added tokens through the ByteLevel
     // decoder too, which garbles non-ASCII ones: "héllo" -> "h\uFFFDllo".)
@@ -269,8 +264,7 @@ std::optional<int32_t> ByteLevelBpe::token_to_id(const std::string& token) const
   return it->second;
 }
 
-void ByteLevelBpe::set_special_ids(std::optional<int32_t> bos, std::optional<int32_t> eos,
-                                   std::optional<int32_t> pad) {
+void ByteLevelBpe::set_special_ids(std::optional<int32_t> bos, std::optional<int32_t> eos, std::optional<int32_t> pad) {
   bos_id_ = bos;
   eos_id_ = eos;
   pad_id_ = pad;
@@ -297,8 +291,7 @@ struct Candidate {
 
 }  // namespace
 
-void ByteLevelBpe::encode_word(std::string_view word, WordCache& words,
-                               std::vector<int32_t>& out) const {
+void ByteLevelBpe::encode_word(std::string_view word, WordCache& words, std::vector<int32_t>& out) const {
   size_t hash = std::hash<std::string_view>{}(word);
   if (words.lookup(word, hash, out)) return;
   size_t first = out.size();
@@ -386,8 +379,8 @@ std::string ByteLevelBpe::decode(const std::vector<int32_t>& ids) const {
   // that decode(encode(x)) == x holds for any input bytes.
   std::string text;
   for (int32_t id : ids) {
-    HMT_CHECK(id >= 0 && id < vocab_size_, "{}: token id {} is outside the vocabulary (size {})",
-              source_, id, vocab_size_);
+    HMT_CHECK(id >= 0 && id < vocab_size_, "{}: token id {} is outside the vocabulary (size {})", source_, id,
+              vocab_size_);
     text += id_to_bytes_[id];
   }
   return text;

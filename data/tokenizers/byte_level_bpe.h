@@ -50,8 +50,7 @@ class ByteLevelBpe : public Tokenizer {
   // Id of a token as spelled in the file (byte-level alphabet) or of an
   // added token's content.
   std::optional<int32_t> token_to_id(const std::string& token) const;
-  void set_special_ids(std::optional<int32_t> bos, std::optional<int32_t> eos,
-                       std::optional<int32_t> pad);
+  void set_special_ids(std::optional<int32_t> bos, std::optional<int32_t> eos, std::optional<int32_t> pad);
   void set_origin(std::string path, std::string fingerprint);
 
  private:

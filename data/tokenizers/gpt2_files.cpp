@@ -32,8 +32,7 @@ std::unique_ptr<ByteLevelBpe> load_gpt2_files(const std::string& vocab_json_path
   }
 
   std::ifstream merges_in(merges_path, std::ios::binary);
-  HMT_CHECK(merges_in, "{}: cannot open merges.txt (needed beside {})", merges_path,
-            vocab_json_path);
+  HMT_CHECK(merges_in, "{}: cannot open merges.txt (needed beside {})", merges_path, vocab_json_path);
   std::string line;
   for (size_t number = 1; std::getline(merges_in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -65,8 +64,7 @@ std::unique_ptr<ByteLevelBpe> load_gpt2_files(const std::string& vocab_json_path
     throw;
   }
   // Both files define the tokenizer: the fingerprint covers both.
-  tokenizer->set_origin(vocab_json_path,
-                        sha256_hex(sha256_file(vocab_json_path) + sha256_file(merges_path)));
+  tokenizer->set_origin(vocab_json_path, sha256_hex(sha256_file(vocab_json_path) + sha256_file(merges_path)));
   apply_tokenizer_config(*tokenizer, fs::path(vocab_json_path).parent_path().string());
   return tokenizer;
 }

@@ -29,9 +29,8 @@ json read_json(const std::string& path) {
 }
 
 std::string type_of(const json& node) {
-  return node.is_object() && node.contains("type") && node["type"].is_string()
-             ? node["type"].get<std::string>()
-             : std::string();
+  return node.is_object() && node.contains("type") && node["type"].is_string() ? node["type"].get<std::string>()
+                                                                               : std::string();
 }
 
 TextNormalizer parse_normalizer(const json& node, const std::string& path) {
@@ -45,9 +44,7 @@ TextNormalizer parse_normalizer(const json& node, const std::string& path) {
     else if (type == "NFKD") steps.push_back(UnicodeForm::NFKD);
     else if (type == "Sequence")
       for (const json& step : n.at("normalizers")) add(step);
-    else
-      fail("{}: unsupported normalizer '{}' (supported: NFC, NFD, NFKC, NFKD, Sequence)", path,
-           type);
+    else fail("{}: unsupported normalizer '{}' (supported: NFC, NFD, NFKC, NFKD, Sequence)", path, type);
   };
   add(node);
   return TextNormalizer(std::move(steps));
@@ -56,14 +53,12 @@ TextNormalizer parse_normalizer(const json& node, const std::string& path) {
 std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const json& node, const std::string& path) {
   std::string type = type_of(node);
   if (type == "ByteLevel")
-    return make_byte_level_pre_tokenizer(node.value("add_prefix_space", false),
-                                         node.value("use_regex", true));
+    return make_byte_level_pre_tokenizer(node.value("add_prefix_space", false), node.value("use_regex", true));
   if (type == "Split") {
     const json& pattern = node.at("pattern");
     bool literal = pattern.contains("String");
     std::string text = pattern.at(literal ? "String" : "Regex").get<std::string>();
-    return make_split_pre_tokenizer(text, literal,
-                                    parse_split_behavior(node.at("behavior").get<std::string>()),
+    return make_split_pre_tokenizer(text, literal, parse_split_behavior(node.at("behavior").get<std::string>()),
                                     node.value("invert", false));
   }
   if (type == "Digits") return make_digits_pre_tokenizer(node.value("individual_digits", false));
@@ -88,8 +83,8 @@ void check_decoder(const json& node, const std::string& path) {
 
 // bos = the special token before $A in the single-sequence template, eos the
 // one after it (Llama-3: "<|begin_of_text|> $A").
-void special_from_post_processor(const json& node, ByteLevelBpe& tokenizer,
-                                 std::optional<int32_t>& bos, std::optional<int32_t>& eos) {
+void special_from_post_processor(const json& node, ByteLevelBpe& tokenizer, std::optional<int32_t>& bos,
+                                 std::optional<int32_t>& eos) {
   std::string type = type_of(node);
   if (type == "Sequence" && node.contains("processors")) {
     for (const json& p : node["processors"]) special_from_post_processor(p, tokenizer, bos, eos);
@@ -122,8 +117,7 @@ bool apply_tokenizer_config(ByteLevelBpe& tokenizer, const std::string& dir) {
   auto id_of = [&](const char* key) -> std::optional<int32_t> {
     if (!config.contains(key) || config[key].is_null()) return std::nullopt;
     const json& value = config[key];
-    std::string token = value.is_object() ? value.at("content").get<std::string>()
-                                          : value.get<std::string>();
+    std::string token = value.is_object() ? value.at("content").get<std::string>() : value.get<std::string>();
     auto id = tokenizer.token_to_id(token);
     HMT_CHECK(id, "{}: {} '{}' is not a token of the tokenizer", path, key, token);
     return id;
@@ -137,8 +131,7 @@ std::unique_ptr<ByteLevelBpe> load_hf_tokenizer_json(const std::string& path) {
   BpeSpec spec;
   spec.source = path;
   try {
-    HMT_CHECK(root.is_object() && root.contains("model"), "{}: no \"model\" in tokenizer.json",
-              path);
+    HMT_CHECK(root.is_object() && root.contains("model"), "{}: no \"model\" in tokenizer.json", path);
     const json& model = root["model"];
     std::string type = type_of(model);
     if (type.empty() && model.contains("merges")) type = "BPE";  // very old files omit it
@@ -150,8 +143,7 @@ std::unique_ptr<ByteLevelBpe> load_hf_tokenizer_json(const std::string& path) {
       if (model.contains(key) && model[key].is_string() && !model[key].get<std::string>().empty())
         fail("{}: unsupported BPE option {}='{}'", path, key, model[key].get<std::string>());
     }
-    for (const auto& [token, id] : model.at("vocab").items())
-      spec.vocab.emplace_back(token, id.get<int32_t>());
+    for (const auto& [token, id] : model.at("vocab").items()) spec.vocab.emplace_back(token, id.get<int32_t>());
     for (const json& merge : model.at("merges")) {
       if (merge.is_array()) {
         HMT_CHECK(merge.size() == 2, "{}: a merge must have two tokens: {}", path, merge.dump());

@@ -9,8 +9,7 @@
 
 namespace hmt {
 
-const char* const kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* const kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 namespace {
 
@@ -95,13 +94,12 @@ Regex::Regex(const std::string& pattern, bool literal) {
   int error = 0;
   PCRE2_SIZE offset = 0;
   const std::string compiled = literal ? pattern : hf_whitespace(pattern);
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(),
-                                   options, &error, &offset, nullptr);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(), options, &error,
+                                   &offset, nullptr);
   if (!code) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof message);
-    fail("regex '{}' does not compile at offset {}: {}", pattern, offset,
-         reinterpret_cast<const char*>(message));
+    fail("regex '{}' does not compile at offset {}: {}", pattern, offset, reinterpret_cast<const char*>(message));
   }
   // JIT is an accelerator only: when it is unavailable the interpreter runs.
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
@@ -112,8 +110,7 @@ Regex::~Regex() { pcre2_code_free(as_code(code_)); }
 
 bool Regex::find(std::string_view text, size_t from, size_t& begin, size_t& end) const {
   pcre2_match_data* data = thread_match_data();
-  int rc = pcre2_match(as_code(code_), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), from,
-                       0, data, nullptr);
+  int rc = pcre2_match(as_code(code_), reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), from, 0, data, nullptr);
   if (rc == PCRE2_ERROR_NOMATCH) return false;
   if (rc < 0) {
     PCRE2_UCHAR message[256];
@@ -144,15 +141,12 @@ struct Segment {
 
 // HF's NormalizedString::split: turns the match/gap segments covering a piece
 // into output pieces according to the delimiter behaviour.
-void emit_segments(std::string_view piece, const std::vector<Segment>& segments,
-                   SplitBehavior behavior, Pieces& out) {
+void emit_segments(std::string_view piece, const std::vector<Segment>& segments, SplitBehavior behavior, Pieces& out) {
   std::vector<Segment> kept;
   kept.reserve(segments.size());
   bool previous_match = false;
   switch (behavior) {
-    case SplitBehavior::Isolated:
-      kept = segments;
-      break;
+    case SplitBehavior::Isolated: kept = segments; break;
     case SplitBehavior::Removed:
       for (const Segment& s : segments)
         if (!s.is_match) kept.push_back(s);
@@ -233,8 +227,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
  public:
   ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex)
       : add_prefix_space_(add_prefix_space),
-        regex_(use_regex ? std::make_unique<SplitPreTokenizer>(kGpt2Pattern, false,
-                                                               SplitBehavior::Isolated, false)
+        regex_(use_regex ? std::make_unique<SplitPreTokenizer>(kGpt2Pattern, false, SplitBehavior::Isolated, false)
                          : nullptr) {}
 
   void split(const Pieces& in, Pieces& out) const override {
@@ -269,8 +262,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
 
 class SequencePreTokenizer : public PreTokenizer {
  public:
-  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps)
-      : steps_(std::move(steps)) {}
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps) : steps_(std::move(steps)) {}
 
   void split(const Pieces& in, Pieces& out) const override {
     if (steps_.empty()) {
@@ -308,20 +300,19 @@ std::unique_ptr<PreTokenizer> make_byte_level_pre_tokenizer(bool add_prefix_spac
   return std::make_unique<ByteLevelPreTokenizer>(add_prefix_space, use_regex);
 }
 
-std::unique_ptr<PreTokenizer> make_split_pre_tokenizer(const std::string& pattern, bool literal,
-                                                       SplitBehavior behavior, bool invert) {
+std::unique_ptr<PreTokenizer> make_split_pre_tokenizer(const std::string& pattern, bool literal, SplitBehavior behavior,
+                                                       bool invert) {
   return std::make_unique<SplitPreTokenizer>(pattern, literal, behavior, invert);
 }
 
 std::unique_ptr<PreTokenizer> make_digits_pre_tokenizer(bool individual_digits) {
   // HF Digits uses char::is_numeric, i.e. the Unicode N categories.
-  return std::make_unique<SplitPreTokenizer>(
-      R"(\p{N})", false,
-      individual_digits ? SplitBehavior::Isolated : SplitBehavior::Contiguous, false);
+  return std::make_unique<SplitPreTokenizer>(R"(\p{N})", false,
+                                             individual_digits ? SplitBehavior::Isolated : SplitBehavior::Contiguous,
+                                             false);
 }
 
-std::unique_ptr<PreTokenizer> make_sequence_pre_tokenizer(
-    std::vector<std::unique_ptr<PreTokenizer>> steps) {
+std::unique_ptr<PreTokenizer> make_sequence_pre_tokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps) {
   return std::make_unique<SequencePreTokenizer>(std::move(steps));
 }
 

@@ -81,10 +81,9 @@ SplitBehavior parse_split_behavior(const std::string& name);  // throws on unkno
 extern const char* const kGpt2Pattern;
 
 std::unique_ptr<PreTokenizer> make_byte_level_pre_tokenizer(bool add_prefix_space, bool use_regex);
-std::unique_ptr<PreTokenizer> make_split_pre_tokenizer(const std::string& pattern, bool literal,
-                                                       SplitBehavior behavior, bool invert);
+std::unique_ptr<PreTokenizer> make_split_pre_tokenizer(const std::string& pattern, bool literal, SplitBehavior behavior,
+                                                       bool invert);
 std::unique_ptr<PreTokenizer> make_digits_pre_tokenizer(bool individual_digits);
-std::unique_ptr<PreTokenizer> make_sequence_pre_tokenizer(
-    std::vector<std::unique_ptr<PreTokenizer>> steps);
+std::unique_ptr<PreTokenizer> make_sequence_pre_tokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps);
 
 }  // namespace hmt

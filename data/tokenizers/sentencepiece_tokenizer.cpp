@@ -82,8 +82,7 @@ std::optional<int32_t> valid_id(int32_t id) {
 std::string sentencepiece_shim_path() { return shim_path(); }
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path) {
-  HMT_CHECK(std::filesystem::is_regular_file(model_path), "{}: no such SentencePiece model file",
-            model_path);
+  HMT_CHECK(std::filesystem::is_regular_file(model_path), "{}: no such SentencePiece model file", model_path);
   const Shim& sp = shim();
   processor_ = sp.load(model_path.c_str());
   HMT_CHECK(processor_, "{}: not a SentencePiece model: {}", model_path, sp.last_error());
@@ -109,8 +108,8 @@ std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view text) const
 
 std::string SentencePieceTokenizer::decode(const std::vector<int32_t>& ids) const {
   for (int32_t id : ids)
-    HMT_CHECK(id >= 0 && id < vocab_size_, "{}: token id {} is outside the vocabulary (size {})",
-              path_, id, vocab_size_);
+    HMT_CHECK(id >= 0 && id < vocab_size_, "{}: token id {} is outside the vocabulary (size {})", path_, id,
+              vocab_size_);
   size_t size = 0;
   const char* text = shim().decode(processor_, ids.data(), ids.size(), &size);
   HMT_CHECK(text, "{}: SentencePiece decode failed: {}", path_, shim().last_error());
@@ -118,8 +117,7 @@ std::string SentencePieceTokenizer::decode(const std::vector<int32_t>& ids) cons
 }
 
 std::string SentencePieceTokenizer::id_to_piece(int32_t id) const {
-  HMT_CHECK(id >= 0 && id < vocab_size_, "{}: token id {} is outside the vocabulary (size {})",
-            path_, id, vocab_size_);
+  HMT_CHECK(id >= 0 && id < vocab_size_, "{}: token id {} is outside the vocabulary (size {})", path_, id, vocab_size_);
   size_t size = 0;
   const char* piece = shim().id_to_piece(processor_, id, &size);
   return std::string(piece, size);
@@ -137,18 +135,16 @@ void train_sentencepiece(const SentencePieceTrainOptions& options) {
   }
   // SentencePiece's flag parser splits on spaces and has no quoting.
   HMT_CHECK(inputs.find(' ') == std::string::npos && options.model_prefix.find(' ') == std::string::npos,
-            "train_sentencepiece: paths with spaces are not supported: {} / {}", inputs,
-            options.model_prefix);
-  std::string args = fmt::format(
-      "--input={} --model_prefix={} --vocab_size={} --model_type={} --character_coverage={} "
-      "--byte_fallback={} --input_sentence_size={} --shuffle_input_sentence=true "
-      "--num_threads={} --normalization_rule_name={} --remove_extra_whitespaces={}",
-      inputs, options.model_prefix, options.vocab_size, options.model_type,
-      options.character_coverage, options.byte_fallback ? "true" : "false",
-      options.input_sentence_size, resolve_threads(options.threads),
-      options.normalization_rule_name, options.remove_extra_whitespaces ? "true" : "false");
-  HMT_CHECK(shim().train(args.c_str()) == 0, "SentencePiece training of {} failed: {}",
-            options.model_prefix, shim().last_error());
+            "train_sentencepiece: paths with spaces are not supported: {} / {}", inputs, options.model_prefix);
+  std::string args = fmt::format("--input={} --model_prefix={} --vocab_size={} --model_type={} --character_coverage={} "
+                                 "--byte_fallback={} --input_sentence_size={} --shuffle_input_sentence=true "
+                                 "--num_threads={} --normalization_rule_name={} --remove_extra_whitespaces={}",
+                                 inputs, options.model_prefix, options.vocab_size, options.model_type,
+                                 options.character_coverage, options.byte_fallback ? "true" : "false",
+                                 options.input_sentence_size, resolve_threads(options.threads),
+                                 options.normalization_rule_name, options.remove_extra_whitespaces ? "true" : "false");
+  HMT_CHECK(shim().train(args.c_str()) == 0, "SentencePiece training of {} failed: {}", options.model_prefix,
+            shim().last_error());
 }
 
 }  // namespace hmt

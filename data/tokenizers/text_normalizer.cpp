@@ -41,8 +41,8 @@ const icu::Normalizer2& instance(UnicodeForm form) {
 
 // Normalizes one stretch of valid UTF-8 and appends it to `out`.
 void normalize_valid(std::string_view text, UnicodeForm form, std::string& out) {
-  icu::UnicodeString source = icu::UnicodeString::fromUTF8(
-      icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
+  icu::UnicodeString source = icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(),
+                                                                            static_cast<int32_t>(text.size())));
   UErrorCode status = U_ZERO_ERROR;
   icu::UnicodeString result = instance(form).normalize(source, status);
   HMT_CHECK(U_SUCCESS(status), "ICU normalization failed: {}", u_errorName(status));

@@ -32,8 +32,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
         }
       }
     }
-    HMT_CHECK(!found.empty(),
-              "{}: no tokenizer.json, vocab.json or *.model in this directory", path);
+    HMT_CHECK(!found.empty(), "{}: no tokenizer.json, vocab.json or *.model in this directory", path);
     file = found;
   }
   std::string name = file.filename().string();

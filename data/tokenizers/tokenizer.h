@@ -48,11 +48,11 @@ struct SentencePieceTrainOptions {
   std::vector<std::string> inputs;  // text files
   std::string model_prefix;         // writes PREFIX.model and PREFIX.vocab
   int vocab_size = 8000;
-  std::string model_type = "bpe";   // bpe | unigram
+  std::string model_type = "bpe";  // bpe | unigram
   double character_coverage = 1.0;
   bool byte_fallback = true;
   int64_t input_sentence_size = 2000000;
-  int threads = 0;                  // 0: runtime default
+  int threads = 0;  // 0: runtime default
   // Lossless by default (as Llama-2's model): no NFKC, spaces and line
   // breaks kept, so decode(encode(x)) == x. "nmt_nfkc" is SentencePiece's own default.
   std::string normalization_rule_name = "identity";

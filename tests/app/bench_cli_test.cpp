@@ -13,7 +13,8 @@ TEST_CASE("bench: per-configuration counts, FLOPs and MFU are consistent", "[hmt
   auto out = (dir / "bench.json").string();
   auto result = hmt::test::run_hmt(
       "bench --vocab 64 --hidden 16 --layers 1 --heads 2 --segment-length 8 --sensory 2 --batch 2 --segments 1,3 "
-      "--checkpoint both --steps 2 --threads 1 --json '" + out + "'");
+      "--checkpoint both --steps 2 --threads 1 --json '" +
+      out + "'");
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   CHECK_THAT(result.out, Catch::Contains("MFU%") && Catch::Contains("peak_GF/s"));
@@ -70,7 +71,8 @@ TEST_CASE("bench: --profile writes a chrome trace of one extra, untimed step", "
   auto out = (dir / "bench.json").string();
   auto result = hmt::test::run_hmt(
       "bench --vocab 64 --hidden 16 --layers 1 --heads 2 --segment-length 8 --sensory 2 --batch 1 --segments 2 "
-      "--checkpoint on --steps 1 --threads 1 --json '" + out + "' --profile '" + (dir / "traces").string() + "'");
+      "--checkpoint on --steps 1 --threads 1 --json '" +
+      out + "' --profile '" + (dir / "traces").string() + "'");
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
   auto json = nlohmann::json::parse(std::ifstream(out));

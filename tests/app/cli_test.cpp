@@ -45,7 +45,8 @@ double naive_nll_sum(hmt::Backbone& backbone, const std::vector<int32_t>& ids) {
 }  // namespace
 
 TEST_CASE("cli: every subcommand has --help", "[cli]") {
-  for (const char* name : {"train", "prepare", "loader-bench", "eval", "score", "export", "generate", "tokenizer", "bench", "init", "keys"}) {
+  for (const char* name : {"train", "prepare", "loader-bench", "eval", "score", "export", "generate", "tokenizer",
+                           "bench", "init", "keys"}) {
     auto result = run_hmt(std::string(name) + " --help");
     INFO(name << ": " << result.err);
     CHECK(result.exit_code == 0);
@@ -217,8 +218,8 @@ TEST_CASE("cli: train resolves, prints and saves the config, then needs data.pat
   REQUIRE(std::filesystem::exists(dir / "run" / "config.yaml"));
   auto saved = hmt::load_experiment((dir / "run" / "config.yaml").string(), {});
   CHECK(saved.hmt.num_sensory == 4);
-  CHECK(hmt::to_yaml(saved) == hmt::to_yaml(hmt::load_experiment(config, {"hmt.num_sensory=4",
-                                                                          "runtime.run_dir=" + (dir / "run").string()})));
+  CHECK(hmt::to_yaml(saved) ==
+        hmt::to_yaml(hmt::load_experiment(config, {"hmt.num_sensory=4", "runtime.run_dir=" + (dir / "run").string()})));
 
   auto bad = run_hmt("train '" + config + "' hmt.segment_length=0");
   CHECK(bad.exit_code == 1);

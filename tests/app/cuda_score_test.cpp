@@ -32,7 +32,8 @@ ScoreRun tiny_cuda_export(const std::string& family, const std::string& name) {
 }
 
 nlohmann::json score(const ScoreRun& run, const std::string& device) {
-  auto result = run_hmt("score '" + run.dir + "' --ids '" + run.ids + "' --json --grads --threads 1 --device " + device);
+  auto result = run_hmt("score '" + run.dir + "' --ids '" + run.ids + "' --json --grads --threads 1 --device " +
+                        device);
   INFO(device << ": " << result.err);
   REQUIRE(result.exit_code == 0);
   return nlohmann::json::parse(result.out);

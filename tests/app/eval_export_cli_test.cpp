@@ -127,7 +127,8 @@ TEST_CASE("export: the export of a run scores what the run's checkpoint scores (
       INFO(exported.err);
       REQUIRE(exported.exit_code == 0);
       CHECK(exported.out.find("HMT export") != std::string::npos);
-      for (const char* file : {"config.json", "model.safetensors", "hmt.safetensors", "hmt_config.json", "tokenizer.json"})
+      for (const char* file :
+           {"config.json", "model.safetensors", "hmt.safetensors", "hmt_config.json", "tokenizer.json"})
         CHECK(fs::exists(out / file));
       // The export is a plain HF directory for the backbone: no LoRA tensor left.
       for (const auto& name : hmt::SafetensorsFile((out / "model.safetensors").string()).names())
@@ -172,7 +173,7 @@ TEST_CASE("export: an --out that is not empty is refused unless --force; nothing
   INFO(forced.err);
   CHECK(forced.exit_code == 0);
   CHECK(hmt::test::read_text(out / "hmt.safetensors") == before);  // the same run exports the same bytes
-  CHECK(hmt::test::read_text(out / "notes.txt") == "mine\n");     // files of its own are left alone
+  CHECK(hmt::test::read_text(out / "notes.txt") == "mine\n");      // files of its own are left alone
 }
 
 TEST_CASE("eval: a run directory and its export evaluate the same; JSON, eval.json and the histogram PNG",
@@ -286,7 +287,8 @@ TEST_CASE("plot: training curves of a run and PPL against context from eval repo
   while (std::getline(data, line)) points += !line.empty() && line[0] != '#';
   CHECK(points == 4);  // 2 steps of stage 1 + 2 of stage 2
   REQUIRE(run_hmt("eval " + t.run.string() + " --data " + t.data.string() +
-                  " --contexts 8,16 --windows 2 --json --out " + (t.dir / "ev").string()).exit_code == 0);
+                  " --contexts 8,16 --windows 2 --json --out " + (t.dir / "ev").string())
+              .exit_code == 0);
   auto contexts = run_hmt("plot contexts " + (t.dir / "ev" / "eval.json").string() + " --out " +
                           (t.dir / "ctx.png").string() + " --labels hmt");
   CHECK(fs::exists(t.dir / "ctx.gp"));

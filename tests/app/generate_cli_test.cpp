@@ -144,7 +144,8 @@ TEST_CASE("generate: stops at the eos token when the model is forced to emit it"
   auto dir = hmt::test::temp_dir("generate_eos");
   hmt::save_hmt_export(*model, (dir / "export").string());
   auto prompt = write_ids(dir / "prompt.ids", kPrompt);
-  const std::string base = "generate " + shell_quoted(dir / "export") + " --prompt-ids " + shell_quoted(prompt) + " --threads 1 ";
+  const std::string base = "generate " + shell_quoted(dir / "export") + " --prompt-ids " + shell_quoted(prompt) +
+                           " --threads 1 ";
 
   for (const std::string mode : {"--greedy", "--temperature 1.0 --seed 3"}) {
     INFO(mode);
@@ -177,7 +178,8 @@ TEST_CASE("generate: bad input is an error naming the file or option, exit 1", "
   const std::vector<Case> cases = {
       {shell_quoted(dir / "absent") + " --prompt-ids " + shell_quoted(prompt), (dir / "absent").string()},
       {x + " --prompt-ids " + shell_quoted(dir / "absent.ids"), "absent.ids"},
-      {x + " --prompt-ids " + shell_quoted(outside), "outside.ids: token #2 is id 53, outside the model's vocabulary [0, 53)"},
+      {x + " --prompt-ids " + shell_quoted(outside),
+       "outside.ids: token #2 is id 53, outside the model's vocabulary [0, 53)"},
       {x + " --prompt-ids " + shell_quoted(empty), "empty.ids: the prompt is empty"},
       {x + " --prompt " + shell_quoted(text), "a text prompt needs a tokenizer"},
       {x, "exactly one"},

@@ -11,9 +11,8 @@ using hmt::test::run_hmt;
 TEST_CASE("cli: prepare from flags writes the file and a second run does nothing", "[cli][data][prepare]") {
   auto dir = hmt::test::temp_dir("cli_prepare");
   const auto out = (dir / "t.h5").string();
-  const std::string args = "prepare --dataset text --source '" +
-                           (hmt::test::fixtures() / "data/text/folder").string() + "' --tokenizer '" +
-                           hmt::test::bytes_tokenizer() + "' --out '" + out + "' --threads 1";
+  const std::string args = "prepare --dataset text --source '" + (hmt::test::fixtures() / "data/text/folder").string() +
+                           "' --tokenizer '" + hmt::test::bytes_tokenizer() + "' --out '" + out + "' --threads 1";
   auto first = run_hmt(args);
   INFO(first.err);
   REQUIRE(first.exit_code == 0);

@@ -117,8 +117,8 @@ TEST_CASE("score --grads: gradient norms of each hmt tensor and the backbone equ
       auto ids = hmt::test::tiny_document();
       auto ids_file = write_ids_file(dir / "doc.ids", ids);
 
-      auto result =
-          run_hmt("score '" + (dir / "export").string() + "' --ids '" + ids_file + "' --json --grads --threads 1");
+      auto result = run_hmt("score '" + (dir / "export").string() + "' --ids '" + ids_file +
+                            "' --json --grads --threads 1");
       INFO(result.err);
       REQUIRE(result.exit_code == 0);
       // ordered: the key order of the output is checked too.

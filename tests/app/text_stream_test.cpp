@@ -68,7 +68,8 @@ TEST_CASE("text stream: a trailing U+FFFD waits for the next token; a cut charac
   TextStream stream(tokenizer, {});
   CHECK(stream.push('a') == "a");
   CHECK(stream.push(256) == "");
-  CHECK(stream.push('b') == "\xEF\xBF\xBD" "b");
+  CHECK(stream.push('b') == "\xEF\xBF\xBD"
+                            "b");
   CHECK(stream.push(0xE2) == "");
   CHECK(stream.push(0x82) == "");
   CHECK(stream.finish() == "\xE2\x82");

@@ -32,8 +32,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // The environment variables docs/paper_configs.md documents for the weights.
-const std::vector<std::string> kWeightVariables = {"HMT_OPT350M", "HMT_OPT2_7B", "HMT_OPEN_LLAMA_3B",
-                                                   "HMT_LLAMA2_7B"};
+const std::vector<std::string> kWeightVariables = {"HMT_OPT350M", "HMT_OPT2_7B", "HMT_OPEN_LLAMA_3B", "HMT_LLAMA2_7B"};
 
 fs::path paper_dir() { return hmt::test::source_dir() / "configs" / "paper"; }
 
@@ -87,10 +86,8 @@ class ScopedEnv {
   }
   ~ScopedEnv() {
     for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second)
-        ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else
-        ::unsetenv(it->first.c_str());
+      if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
+      else ::unsetenv(it->first.c_str());
     }
   }
 
@@ -128,7 +125,7 @@ TEST_CASE("paper configs: the rules every paper experiment shares", "[config][pa
     CHECK_FALSE(c.data.path.empty());
     REQUIRE(c.data.dataset.has_value());
     const bool qa = *c.data.dataset == "pubmedqa";
-    CHECK(c.data.add_bos);  // the official HF tokenizer call adds bos to every text
+    CHECK(c.data.add_bos);                  // the official HF tokenizer call adds bos to every text
     if (!qa) CHECK(c.data.cross_document);  // the official code concatenates the split
 
     // HMT: k = 32, j = L/2, and L + k + the two memory slots is the official
@@ -246,8 +243,7 @@ TEST_CASE("paper configs: weights come from the documented variables and are nev
   }
 }
 
-TEST_CASE("paper configs: docs/paper_configs.md names every experiment and every weights variable",
-          "[config][paper]") {
+TEST_CASE("paper configs: docs/paper_configs.md names every experiment and every weights variable", "[config][paper]") {
   std::ifstream in(hmt::test::source_dir() / "docs" / "paper_configs.md");
   REQUIRE(in.good());
   std::stringstream buffer;

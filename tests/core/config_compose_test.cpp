@@ -40,7 +40,7 @@ TEST_CASE("config compose: the file's own values come after its defaults unless 
 
 TEST_CASE("config compose: a plain entry merges at the top, nested defaults merge under their group", "[config]") {
   auto tree = hmt::compose_config(config_fixture("exp/plain_base.yaml"), {});
-  CHECK(scalar_at(tree, "runtime.seed") == "9");          // own value beats base.yaml
+  CHECK(scalar_at(tree, "runtime.seed") == "9");           // own value beats base.yaml
   CHECK(scalar_at(tree, "runtime.log_level") == "debug");  // from base.yaml
   // hmt/nested.yaml pulls hmt/recall/small.yaml under hmt.recall, then its
   // own recall.hidden_dim wins.
@@ -77,16 +77,17 @@ TEST_CASE("config compose: a missing group option names the entry, the path trie
 
   // The same error through a command-line choice says which override chose it.
   REQUIRE_THROWS_WITH(hmt::compose_config(config_fixture("exp/self_last.yaml"), {"model=huge"}),
-                      Catch::Contains(config_fixture("exp/self_last.yaml") + ":2: defaults entry 'model: huge' "
+                      Catch::Contains(config_fixture("exp/self_last.yaml") +
+                                      ":2: defaults entry 'model: huge' "
                                       "(chosen by command line override 'model=huge')"));
 }
 
 TEST_CASE("config compose: a defaults cycle is an error listing the chain", "[config]") {
-  REQUIRE_THROWS_WITH(
-      hmt::compose_config(config_fixture("exp/cycle.yaml"), {}),
-      Catch::Contains(config_fixture("model/cycle_b.yaml") + ":2: defaults cycle: ") &&
-          Catch::Contains(config_fixture("model/cycle_a.yaml") + " -> " + config_fixture("model/cycle_b.yaml") +
-                          " -> " + config_fixture("model/cycle_a.yaml")));
+  REQUIRE_THROWS_WITH(hmt::compose_config(config_fixture("exp/cycle.yaml"), {}),
+                      Catch::Contains(config_fixture("model/cycle_b.yaml") + ":2: defaults cycle: ") &&
+                          Catch::Contains(config_fixture("model/cycle_a.yaml") + " -> " +
+                                          config_fixture("model/cycle_b.yaml") + " -> " +
+                                          config_fixture("model/cycle_a.yaml")));
 }
 
 TEST_CASE("config compose: the root is the nearest ancestor named configs", "[config]") {

@@ -149,9 +149,8 @@ TEST_CASE("config experiment: docs/configs.md contains the generated key table",
 
 TEST_CASE("config experiment: stage kinds, loss scope, trainable mode and dist backend are enums parsed once",
           "[config]") {
-  auto config = hmt::load_experiment(
-      shipped("demo.yaml"), {"train.loss_scope=last", "model.trainable=frozen", "dist.backend=mpi",
-                             "train.stages=[backbone, stage2]"});
+  auto config = hmt::load_experiment(shipped("demo.yaml"), {"train.loss_scope=last", "model.trainable=frozen",
+                                                            "dist.backend=mpi", "train.stages=[backbone, stage2]"});
   CHECK(config.train.loss_scope == hmt::LossScope::Last);
   CHECK(config.model.trainable == hmt::TrainableMode::Frozen);
   CHECK(config.dist.backend == hmt::DistBackend::Mpi);

@@ -71,8 +71,7 @@ TEST_CASE("config interpolation: a missing reference names key, origin and refer
 
 TEST_CASE("config interpolation: a cycle is an error listing the keys", "[config]") {
   std::string exp = config_fixture("exp/interp_cycle.yaml");
-  REQUIRE_THROWS_WITH(hmt::compose_config(exp, {}),
-                      Catch::Contains(exp + ":3: a: interpolation cycle: a -> b.c -> a"));
+  REQUIRE_THROWS_WITH(hmt::compose_config(exp, {}), Catch::Contains(exp + ":3: a: interpolation cycle: a -> b.c -> a"));
 }
 
 TEST_CASE("config interpolation: overrides are interpolated after they are applied", "[config]") {

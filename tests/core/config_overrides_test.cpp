@@ -48,7 +48,8 @@ TEST_CASE("config overrides: +a.b=value adds a key, and refuses an existing one"
 
   REQUIRE_THROWS_WITH(hmt::compose_config(kExperiment, {"+hmt.segment_length=8"}),
                       Catch::Contains("command line override '+hmt.segment_length=8': key hmt.segment_length already "
-                                      "exists (" + kExperiment + ":5); use hmt.segment_length=8 to change it"));
+                                      "exists (" +
+                                      kExperiment + ":5); use hmt.segment_length=8 to change it"));
 }
 
 TEST_CASE("config overrides: ~a.b deletes a key, and a missing one is an error", "[config]") {

@@ -7,15 +7,14 @@
 namespace {
 
 // A valid experiment; each test edits one line and checks that line's error.
-const char* kValid =
-    "model:\n"               // 1
-    "  type: llama\n"        // 2
-    "  vocab_size: 100\n"    // 3
-    "  hidden_size: 64\n"    // 4
-    "  num_layers: 2\n"      // 5
-    "  num_heads: 4\n"       // 6
-    "hmt:\n"                 // 7
-    "  segment_length: 16\n";  // 8
+const char* kValid = "model:\n"                 // 1
+                     "  type: llama\n"          // 2
+                     "  vocab_size: 100\n"      // 3
+                     "  hidden_size: 64\n"      // 4
+                     "  num_layers: 2\n"        // 5
+                     "  num_heads: 4\n"         // 6
+                     "hmt:\n"                   // 7
+                     "  segment_length: 16\n";  // 8
 
 std::string replace(std::string text, const std::string& from, const std::string& to) {
   auto at = text.find(from);
@@ -135,7 +134,8 @@ TEST_CASE("config schema: cross-field rules of the model section", "[config]") {
              Catch::Contains(f.path + ":4: model.hidden_size (66) must be divisible by model.num_heads (4)"));
   CHECK_THAT(f.error_of(replace(kValid, "num_heads: 4\n", "num_heads: 4\n  num_kv_heads: 3\n")),
              Catch::Contains(f.path + ":7: model.num_heads (4) must be divisible by model.num_kv_heads (3)"));
-  CHECK_THAT(f.error_of(replace(replace(kValid, "num_heads: 4\n", "num_heads: 4\n  num_kv_heads: 2\n"), "llama", "gpt2")),
+  CHECK_THAT(f.error_of(replace(replace(kValid, "num_heads: 4\n", "num_heads: 4\n  num_kv_heads: 2\n"), "llama",
+                                "gpt2")),
              Catch::Contains(f.path + ":7: model.num_kv_heads: only llama models have grouped-query attention"));
   CHECK_THAT(f.error_of("model:\n  pretrained: /m\n  hidden_size: 8\nhmt:\n  segment_length: 4\n"),
              Catch::Contains(f.path + ":3: model.hidden_size: not allowed with model.pretrained"));

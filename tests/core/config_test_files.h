@@ -9,9 +9,7 @@
 
 namespace hmt::test {
 
-inline std::string config_fixture(const std::string& relative) {
-  return (fixtures() / "configs" / relative).string();
-}
+inline std::string config_fixture(const std::string& relative) { return (fixtures() / "configs" / relative).string(); }
 
 // Writes `text` to dir/name and returns the path as a string.
 inline std::string write_config(const std::filesystem::path& dir, const std::string& name, const std::string& text) {

@@ -150,8 +150,10 @@ TEST_CASE("eval: whole documents equal the naive recurrence summed over document
   Fixture f;
   hmt::TokenStore store(f.path);
   hmt::DocumentView view(store.split("test"), {});
-  auto model = tiny_hmt(Family::Gpt2, tiny_hmt_config(/*segment_length=*/6, /*sensory=*/2, /*recall=*/true,
-                                                      /*context=*/2), torch::kDouble);
+  auto model = tiny_hmt(Family::Gpt2,
+                        tiny_hmt_config(/*segment_length=*/6, /*sensory=*/2, /*recall=*/true,
+                                        /*context=*/2),
+                        torch::kDouble);
   hmt::DocumentEvalOptions options;
   options.max_tokens = 40;  // the first document is cut, the others are whole
   auto result = hmt::document_perplexity(*model, view, options, nullptr);

@@ -59,11 +59,11 @@ TEST_CASE("eval: PubMedQA long-answer NLL and short-answer choice equal single-s
   std::vector<hmt::QaSample> samples;
   const auto path = write_qa_store((hmt::test::temp_dir("eval_qa") / "qa.h5").string(), samples);
   hmt::TokenStore store(path);
-  auto model = hmt::test::tiny_hmt(hmt::Family::Opt, hmt::test::tiny_hmt_config(/*segment_length=*/5, /*sensory=*/2,
-                                                                               /*recall=*/true, /*context=*/3),
+  auto model = hmt::test::tiny_hmt(hmt::Family::Opt,
+                                   hmt::test::tiny_hmt_config(/*segment_length=*/5, /*sensory=*/2,
+                                                              /*recall=*/true, /*context=*/3),
                                    torch::kDouble);
-  for (auto mode : {hmt::MemoryMode::Hmt, hmt::MemoryMode::Rmt,
-                    hmt::MemoryMode::None}) {
+  for (auto mode : {hmt::MemoryMode::Hmt, hmt::MemoryMode::Rmt, hmt::MemoryMode::None}) {
     hmt::QaEvalOptions options;
     options.batch = 3;  // batches of 3 and 2, left-padded
     options.mode = mode;

@@ -22,8 +22,8 @@ struct AutocastStep {
   torch::Tensor after;                         // the model device generator's next draw after backward
 };
 
-inline AutocastStep autocast_step(HmtModel& model, const torch::Tensor& ids, const torch::Tensor& mask,
-                                  bool checkpoint, const std::optional<AutocastState>& autocast, uint64_t seed) {
+inline AutocastStep autocast_step(HmtModel& model, const torch::Tensor& ids, const torch::Tensor& mask, bool checkpoint,
+                                  const std::optional<AutocastState>& autocast, uint64_t seed) {
   const auto device = model.memory_init().device();
   model.zero_grad();
   for (auto& p : model.parameters()) p.mutable_grad() = torch::Tensor();

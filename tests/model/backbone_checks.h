@@ -39,8 +39,8 @@ inline void check_left_padding(Backbone& model, const std::vector<int64_t>& shor
   CHECK(torch::isfinite(batch.logits).all().item<bool>());
   CHECK(torch::isfinite(batch.last_hidden).all().item<bool>());
   CHECK(max_abs_diff(rows_of(batch.logits, 0, pad, n_short), rows_of(short_alone.logits, 0, 0, n_short)) < 1e-10);
-  CHECK(max_abs_diff(rows_of(batch.last_hidden, 0, pad, n_short),
-                     rows_of(short_alone.last_hidden, 0, 0, n_short)) < 1e-10);
+  CHECK(max_abs_diff(rows_of(batch.last_hidden, 0, pad, n_short), rows_of(short_alone.last_hidden, 0, 0, n_short)) <
+        1e-10);
   CHECK(max_abs_diff(rows_of(batch.logits, 1, 0, n_long), rows_of(long_alone.logits, 0, 0, n_long)) < 1e-10);
 
   // An all-ones mask is the same as no mask.

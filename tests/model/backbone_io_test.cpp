@@ -49,8 +49,9 @@ TEST_CASE("backbone_io: save then load gives identical parameters and logits for
   };
   std::vector<Case> cases = {
       {"llama untied", tiny("llama")},
-      {"llama GQA, tied, biases", tiny("llama", {{"num_key_value_heads", 2}, {"tie_word_embeddings", true},
-                                                 {"attention_bias", true}, {"mlp_bias", true}})},
+      {"llama GQA, tied, biases",
+       tiny("llama",
+            {{"num_key_value_heads", 2}, {"tie_word_embeddings", true}, {"attention_bias", true}, {"mlp_bias", true}})},
       {"qwen2 q/k/v bias", tiny("qwen2", {{"num_key_value_heads", 2}, {"tie_word_embeddings", true}})},
       {"mistral", tiny("mistral", {{"sliding_window", nullptr}})},
       {"gpt2", tiny("gpt2")},
@@ -128,9 +129,9 @@ TEST_CASE("backbone_io: GPT-2 names without transformer. and stale buffers load"
 
   bare.back().second = wte + 1;
   hmt::save_safetensors((dir / "model.safetensors").string(), bare);
-  REQUIRE_THROWS_WITH(hmt::load_backbone(dir.string()),
-                      Contains("model.safetensors") && Contains("\"lm_head.weight\" differs") &&
-                          Contains("tie_word_embeddings"));
+  REQUIRE_THROWS_WITH(hmt::load_backbone(dir.string()), Contains("model.safetensors") &&
+                                                            Contains("\"lm_head.weight\" differs") &&
+                                                            Contains("tie_word_embeddings"));
 }
 
 TEST_CASE("backbone_io: missing, unexpected and mis-shaped tensors are named", "[backbone_io]") {
@@ -171,7 +172,8 @@ TEST_CASE("backbone_io: directories without config.json or safetensors", "[backb
   fs::remove(dir / "pytorch_model.bin");
   REQUIRE_THROWS_WITH(hmt::load_backbone(dir.string()), Contains("no model.safetensors"));
   fs::remove(dir / "config.json");
-  REQUIRE_THROWS_WITH(hmt::load_backbone(dir.string()), Contains((dir / "config.json").string()) && Contains("missing"));
+  REQUIRE_THROWS_WITH(hmt::load_backbone(dir.string()),
+                      Contains((dir / "config.json").string()) && Contains("missing"));
   REQUIRE_THROWS_WITH(hmt::load_backbone((dir / "nowhere").string()), Contains("not a model directory"));
 }
 

@@ -77,8 +77,9 @@ TEST_CASE("hf_config: llama with HF LlamaConfig defaults for absent keys", "[hf_
   // 1,100,048,384 is TinyLlama-1.1B's published parameter count.
   REQUIRE(hmt::parameter_count(c) == 1100048384);
 
-  json bare = {{"model_type", "llama"}, {"vocab_size", 100}, {"hidden_size", 64}, {"intermediate_size", 128},
-               {"num_hidden_layers", 2}, {"num_attention_heads", 4}, {"attention_bias", true}};
+  json bare = {{"model_type", "llama"},    {"vocab_size", 100},      {"hidden_size", 64},
+               {"intermediate_size", 128}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+               {"attention_bias", true}};
   auto d = hmt::parse_hf_config(bare, "bare");
   REQUIRE(d.num_kv_heads == 4);
   REQUIRE(d.norm_eps == 1e-6);
@@ -129,9 +130,9 @@ TEST_CASE("hf_config: mistral loads only without a sliding window", "[hf_config]
   require_round_trip(c);
 
   j["sliding_window"] = 4096;
-  REQUIRE_THROWS_WITH(hmt::parse_hf_config(j, "mistral/config.json"),
-                      Contains("mistral/config.json") && Contains("sliding_window = 4096") &&
-                          Contains("not supported"));
+  REQUIRE_THROWS_WITH(hmt::parse_hf_config(j, "mistral/config.json"), Contains("mistral/config.json") &&
+                                                                          Contains("sliding_window = 4096") &&
+                                                                          Contains("not supported"));
   j.erase("sliding_window");  // MistralConfig's default is a 4096 window
   REQUIRE_THROWS_WITH(hmt::parse_hf_config(j, "mistral/config.json"), Contains("sliding_window = 4096"));
   j["sliding_window"] = 32768;  // as long as any sequence: never masks
@@ -176,10 +177,13 @@ TEST_CASE("hf_config: published parameter counts of GPT-2 and OPT-125m", "[hf_co
   gpt2.max_position_embeddings = 1024;
   gpt2.tie_word_embeddings = true;
   REQUIRE(hmt::parameter_count(gpt2) == 124439808);
-  auto opt = hmt::parse_hf_config(
-      {{"model_type", "opt"}, {"vocab_size", 50272}, {"hidden_size", 768}, {"num_hidden_layers", 12},
-       {"ffn_dim", 3072}, {"num_attention_heads", 12}},
-      "opt-125m");
+  auto opt = hmt::parse_hf_config({{"model_type", "opt"},
+                                   {"vocab_size", 50272},
+                                   {"hidden_size", 768},
+                                   {"num_hidden_layers", 12},
+                                   {"ffn_dim", 3072},
+                                   {"num_attention_heads", 12}},
+                                  "opt-125m");
   REQUIRE(hmt::parameter_count(opt) == 125239296);
 }
 
@@ -226,13 +230,15 @@ TEST_CASE("hf_config: unsupported type, missing and malformed keys name the file
                           Contains("llama, mistral, qwen2") && Contains("gpt2, opt"));
   REQUIRE_THROWS_WITH(hmt::parse_hf_config({{"vocab_size", 5}}, "dir/config.json"),
                       Contains("dir/config.json") && Contains("\"model_type\""));
-  json llama = {{"model_type", "llama"}, {"vocab_size", 100}, {"intermediate_size", 128},
-                {"num_hidden_layers", 2}, {"num_attention_heads", 4}};
+  json llama = {{"model_type", "llama"},
+                {"vocab_size", 100},
+                {"intermediate_size", 128},
+                {"num_hidden_layers", 2},
+                {"num_attention_heads", 4}};
   REQUIRE_THROWS_WITH(hmt::parse_hf_config(llama, "dir/config.json"),
                       Contains("dir/config.json") && Contains("missing required key \"hidden_size\""));
   llama["hidden_size"] = "big";
-  REQUIRE_THROWS_WITH(hmt::parse_hf_config(llama, "dir/config.json"),
-                      Contains("\"hidden_size\" must be an integer"));
+  REQUIRE_THROWS_WITH(hmt::parse_hf_config(llama, "dir/config.json"), Contains("\"hidden_size\" must be an integer"));
   llama["hidden_size"] = 64;
   llama["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
   REQUIRE_THROWS_WITH(hmt::parse_hf_config(llama, "dir/config.json"), Contains("rope_scaling"));

@@ -65,7 +65,8 @@ TEST_CASE("hmt_export: round trip keeps every tensor and the score, for each fam
       hmt::save_hmt_export(*model, dir.string());
 
       // Exactly the spec's files, and no staging directory left beside them.
-      CHECK(files_in(dir) == std::set<std::string>{"config.json", "model.safetensors", "hmt.safetensors", "hmt_config.json"});
+      CHECK(files_in(dir) ==
+            std::set<std::string>{"config.json", "model.safetensors", "hmt.safetensors", "hmt_config.json"});
       CHECK(files_in(parent) == std::set<std::string>{"out"});
 
       std::set<std::string> expected_hmt = {"hmt.memory"};
@@ -74,7 +75,9 @@ TEST_CASE("hmt_export: round trip keeps every tensor and the score, for each fam
       CHECK(std::set<std::string>(names.begin(), names.end()) == expected_hmt);
 
       auto config = nlohmann::json::parse(slurp(dir / "hmt_config.json"));
-      nlohmann::json expected_config = {{"segment_length", 8}, {"num_sensory", 3}, {"sum_fraction", 0.5},
+      nlohmann::json expected_config = {{"segment_length", 8},
+                                        {"num_sensory", 3},
+                                        {"sum_fraction", 0.5},
                                         {"recall", {{"enabled", recall}, {"context", 2}, {"hidden_dim", 6}}}};
       CHECK(config == expected_config);
 
@@ -190,15 +193,16 @@ TEST_CASE("hmt_export: tampered hmt tensors name the file, the tensor and the sh
   tensors = original;
   tensors.emplace_back("hmt.extra", torch::zeros({1}));
   hmt::save_safetensors(path, tensors);
-  REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()), Contains(path) && Contains("unexpected") && Contains("hmt.extra"));
+  REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()),
+                      Contains(path) && Contains("unexpected") && Contains("hmt.extra"));
 }
 
 TEST_CASE("hmt_export: recall enabled without the recall tensors is an error naming both files", "[export]") {
   auto dir = fresh_export("export_recall", /*recall=*/false);
   rewrite_json(dir / "hmt_config.json", [](nlohmann::json& j) { j["recall"]["enabled"] = true; });
-  REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()),
-                      Contains((dir / "hmt.safetensors").string()) && Contains("missing tensor") &&
-                          Contains("hmt.recall") && Contains("recall.enabled true"));
+  REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()), Contains((dir / "hmt.safetensors").string()) &&
+                                                              Contains("missing tensor") && Contains("hmt.recall") &&
+                                                              Contains("recall.enabled true"));
 
   // And the reverse: recall tensors in a recall-disabled export are not silently dropped.
   dir = fresh_export("export_recall_off", /*recall=*/true);

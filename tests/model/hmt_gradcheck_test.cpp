@@ -30,12 +30,12 @@ TEST_CASE("hmt gradcheck: central differences match backward for every hmt tenso
       for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
       run_segments(*model, ids, {}, {}, options).loss.backward();
 
-      const std::string embedding =
-          family == Family::Llama ? "backbone.model.embed_tokens.weight" : "backbone.model.decoder.embed_tokens.weight";
+      const std::string embedding = family == Family::Llama ? "backbone.model.embed_tokens.weight"
+                                                            : "backbone.model.decoder.embed_tokens.weight";
       torch::manual_seed(42);
-      for (const std::string& name : std::vector<std::string>{"hmt.memory", "hmt.summary_prompt",
-                                                              "hmt.recall.wq.weight", "hmt.recall.wk.weight",
-                                                              embedding}) {
+      for (const std::string& name :
+           std::vector<std::string>{"hmt.memory", "hmt.summary_prompt", "hmt.recall.wq.weight", "hmt.recall.wk.weight",
+                                    embedding}) {
         auto param = test::named(*model, name);
         REQUIRE(param.grad().defined());
         auto flat_grad = param.grad().view(-1);

@@ -36,8 +36,8 @@ TEST_CASE("hmt model: parameter names, shapes and the spec's init", "[hmt][hmt_m
     std::set<std::string> hmt_names;
     for (const auto& item : model->named_parameters())
       if (item.key().rfind("backbone.", 0) != 0) hmt_names.insert(item.key());
-    CHECK(hmt_names == std::set<std::string>{"hmt.memory", "hmt.summary_prompt", "hmt.recall.wq.weight",
-                                             "hmt.recall.wk.weight"});
+    CHECK(hmt_names ==
+          std::set<std::string>{"hmt.memory", "hmt.summary_prompt", "hmt.recall.wq.weight", "hmt.recall.wk.weight"});
     CHECK(named(*model, "hmt.memory").sizes() == torch::IntArrayRef{1, d});
     CHECK(named(*model, "hmt.summary_prompt").sizes() == torch::IntArrayRef{1, d});
     CHECK(named(*model, "hmt.recall.wq.weight").sizes() == torch::IntArrayRef{h, d});
@@ -72,8 +72,8 @@ TEST_CASE("hmt model: hmt_tensors follows recall and load_hmt_tensors round-trip
   auto stage2 = source->hmt_tensors();
   std::vector<std::string> names;
   for (const auto& [name, value] : stage2) names.push_back(name);
-  CHECK(names == std::vector<std::string>{"hmt.memory", "hmt.summary_prompt", "hmt.recall.wq.weight",
-                                          "hmt.recall.wk.weight"});
+  CHECK(names ==
+        std::vector<std::string>{"hmt.memory", "hmt.summary_prompt", "hmt.recall.wq.weight", "hmt.recall.wk.weight"});
   REQUIRE_FALSE(torch::equal(named(*target, "hmt.recall.wk.weight"), named(*source, "hmt.recall.wk.weight")));
   target->load_hmt_tensors(stage2, "a.safetensors");
   for (const auto& [name, value] : stage2) CHECK(torch::equal(named(*target, name), value));
@@ -121,8 +121,7 @@ TEST_CASE("hmt model: segment_pass is one backbone call over [m ; s ; H ; m]", "
   }
 }
 
-TEST_CASE("hmt model: summary_pass reads j = round-half-even(L f) tokens between two prompts",
-          "[hmt][hmt_model]") {
+TEST_CASE("hmt model: summary_pass reads j = round-half-even(L f) tokens between two prompts", "[hmt][hmt_model]") {
   // L = 5, f = 0.5: 2.5 rounds to 2 (Python's round), not 3.
   auto config = test::tiny_hmt_config(/*segment_length=*/5, /*sensory=*/0, /*recall=*/true, /*context=*/2);
   REQUIRE(config.summary_tokens() == 2);
@@ -130,9 +129,8 @@ TEST_CASE("hmt model: summary_pass reads j = round-half-even(L f) tokens between
   auto& backbone = model->backbone();
   auto ids = test::random_ids(/*rows=*/2, /*length=*/5, /*vocab=*/37, /*seed=*/5);
   auto prompt = named(*model, "hmt.summary_prompt").unsqueeze(0).expand({2, 1, backbone.embed_dim()});
-  auto expected =
-      backbone.forward(torch::cat({prompt, backbone.embed(ids.slice(/*dim=*/1, 0, 2)), prompt}, /*dim=*/1))
-          .last_hidden.select(/*dim=*/1, 3);
+  auto expected = backbone.forward(torch::cat({prompt, backbone.embed(ids.slice(/*dim=*/1, 0, 2)), prompt}, /*dim=*/1))
+                      .last_hidden.select(/*dim=*/1, 3);
   CHECK(relative_difference(model->summary_pass({ids, {}, {}, {}}), expected) < 1e-12);
   auto three =
       backbone.forward(torch::cat({prompt, backbone.embed(ids.slice(/*dim=*/1, 0, 3)), prompt}, /*dim=*/1)).last_hidden;

@@ -166,8 +166,7 @@ TEST_CASE("kv cache: a batch or width other than the cache holds is an error", "
   model->forward_cached(random_embeds(*model, /*batch=*/1, /*length=*/4, /*seed=*/1), cache);
   CHECK_THROWS_WITH(model->forward_cached(random_embeds(*model, /*batch=*/2, /*length=*/1, /*seed=*/2), cache),
                     Catch::Contains("kv cache"));
-  CHECK_THROWS_WITH(model->forward_cached(torch::zeros({1, 1, 5}, torch::kDouble), cache),
-                    Catch::Contains("width"));
+  CHECK_THROWS_WITH(model->forward_cached(torch::zeros({1, 1, 5}, torch::kDouble), cache), Catch::Contains("width"));
 }
 
 TEST_CASE("kv cache: storage grows by doubling and is reused after clear", "[kv_cache]") {

@@ -71,7 +71,8 @@ const std::vector<int64_t> kIds = {3, 17, 42, 5, 9, 61, 0, 28};
 std::vector<Vec> rows(const torch::Tensor& t) {
   auto c = t.contiguous();
   std::vector<Vec> out;
-  for (int64_t i = 0; i < c.size(0); ++i) out.emplace_back(c[i].data_ptr<double>(), c[i].data_ptr<double>() + c.size(1));
+  for (int64_t i = 0; i < c.size(0); ++i)
+    out.emplace_back(c[i].data_ptr<double>(), c[i].data_ptr<double>() + c.size(1));
   return out;
 }
 
@@ -79,8 +80,8 @@ std::vector<Vec> rows(const torch::Tensor& t) {
 // at a time with plain loops.
 Vec by_hand(const Vec& x, const Mat& w, bool conv, const Vec& b, const Mat& a, const Mat& bm, double scale) {
   Vec y = conv ? hmt::test::conv1d(x, w) : hmt::test::linear(w, x);
-  Vec low = hmt::test::linear(a, x);        // A [r, in]
-  Vec up = hmt::test::linear(bm, low);      // B [out, r]
+  Vec low = hmt::test::linear(a, x);    // A [r, in]
+  Vec up = hmt::test::linear(bm, low);  // B [out, r]
   for (size_t i = 0; i < y.size(); ++i) y[i] += b[i] + up[i] * scale;
   return y;
 }
@@ -250,8 +251,8 @@ TEST_CASE("lora: family default targets give PEFT's module lists and parameter n
 TEST_CASE("lora: explicit targets match by HF name suffix", "[lora]") {
   torch::manual_seed(1);
   auto model = hmt::make_backbone(tiny("llama"));
-  auto attached = hmt::attach_lora(
-      *model, lora_config(/*rank=*/2, /*alpha=*/4.0, /*dropout=*/0.0, {"layers.1.mlp.down_proj", "o_proj"}));
+  auto attached = hmt::attach_lora(*model, lora_config(/*rank=*/2, /*alpha=*/4.0, /*dropout=*/0.0,
+                                                       {"layers.1.mlp.down_proj", "o_proj"}));
   CHECK(attached == std::vector<std::string>{"model.layers.0.self_attn.o_proj", "model.layers.1.self_attn.o_proj",
                                              "model.layers.1.mlp.down_proj"});
 }
@@ -369,7 +370,8 @@ TEST_CASE("lora: saved adapters load back bitwise, and mismatches are errors", "
                                                  "model [2, 32], file [4, 32]"));
   auto wrong_alpha = random_model("gpt2", torch::kFloat, /*seed=*/51);
   hmt::attach_lora(*wrong_alpha, lora_config(/*rank=*/4, /*alpha=*/32.0, /*dropout=*/0.0));
-  REQUIRE_THROWS_WITH(hmt::load_lora_adapters(*wrong_alpha, path), Contains("scaling (alpha / r) differs: model 8, file 4"));
+  REQUIRE_THROWS_WITH(hmt::load_lora_adapters(*wrong_alpha, path),
+                      Contains("scaling (alpha / r) differs: model 8, file 4"));
   auto wrong_targets = random_model("gpt2", torch::kFloat, /*seed=*/51);
   hmt::attach_lora(*wrong_targets, lora_config(/*rank=*/4, /*alpha=*/16.0, /*dropout=*/0.0, {"c_fc"}));
   REQUIRE_THROWS_WITH(hmt::load_lora_adapters(*wrong_targets, path),

@@ -14,9 +14,7 @@ using Catch::Contains;
 
 namespace {
 
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_bytes(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 std::string le64(uint64_t n) {
   std::string out(8, '\0');
@@ -110,7 +108,9 @@ TEST_CASE("safetensors: header layout matches a hand-built file byte for byte", 
 
   auto path = dir / "w.safetensors";
   hmt::save_safetensors(path.string(),
-                        {{"b", torch::tensor(0.25f)}, {"a", torch::tensor({1.0f, -2.5f})}, {"z", torch::tensor({int64_t{7}})}},
+                        {{"b", torch::tensor(0.25f)},
+                         {"a", torch::tensor({1.0f, -2.5f})},
+                         {"z", torch::tensor({int64_t{7}})}},
                         {{"format", "pt"}});
   REQUIRE(hmt::test::read_text(path) == expected);
 }
@@ -168,7 +168,8 @@ TEST_CASE("safetensors: corrupt files fail with the file and tensor named", "[sa
   REQUIRE_THROWS_WITH(open(dir / "cut_header.safetensors"),
                       Contains("cut_header.safetensors") && Contains("runs past the end"));
 
-  REQUIRE_THROWS_WITH(open(raw_file(dir, "{\"t\": [1, ", eight)), Contains("raw.safetensors") && Contains("invalid JSON"));
+  REQUIRE_THROWS_WITH(open(raw_file(dir, "{\"t\": [1, ", eight)),
+                      Contains("raw.safetensors") && Contains("invalid JSON"));
   REQUIRE_THROWS_WITH(open(raw_file(dir, R"({"t":{"dtype":"F24","shape":[2],"data_offsets":[0,8]}})", eight)),
                       Contains("raw.safetensors") && Contains("\"t\"") && Contains("unsupported dtype \"F24\""));
   REQUIRE_THROWS_WITH(open(raw_file(dir, R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})", eight)),
@@ -198,7 +199,8 @@ TEST_CASE("safetensors: a sharded index reads as one checkpoint", "[safetensors]
   auto write_index = [&](const std::string& third_shard) {
     write_bytes(dir / "model.safetensors.index.json",
                 R"({"metadata":{"total_size":28},"weight_map":{"x.a":"model-00001-of-00002.safetensors",)"
-                R"("y.b":"model-00002-of-00002.safetensors","x.c":")" + third_shard + R"("}})");
+                R"("y.b":"model-00002-of-00002.safetensors","x.c":")" +
+                    third_shard + R"("}})");
   };
   write_index("model-00001-of-00002.safetensors");
   hmt::SafetensorsReader reader((dir / "model.safetensors.index.json").string());

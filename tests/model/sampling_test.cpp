@@ -110,8 +110,8 @@ TEST_CASE("sampling: top-p keeps the smallest set with cumulative probability >=
   const std::vector<double> probs = {0.05, 0.30, 0.10, 0.25, 0.20, 0.10};
   // Sorted: 0.30 (1), 0.25 (3), 0.20 (4), 0.10 (2), 0.10 (5), 0.05 (0).
   const std::map<double, std::vector<size_t>> expected = {
-      {0.2, {1}}, {0.29, {1}}, {0.31, {1, 3}}, {0.54, {1, 3}}, {0.6, {1, 3, 4}}, {0.8, {1, 3, 4, 2}},
-      {0.9, {1, 3, 4, 2, 5}}, {0.96, {1, 3, 4, 2, 5, 0}}};
+      {0.2, {1}},       {0.29, {1}},         {0.31, {1, 3}},         {0.54, {1, 3}},
+      {0.6, {1, 3, 4}}, {0.8, {1, 3, 4, 2}}, {0.9, {1, 3, 4, 2, 5}}, {0.96, {1, 3, 4, 2, 5, 0}}};
   // (No p sits exactly on a cumulative sum: rounding would decide those.)
   // The tie 0.10 / 0.10 is broken towards the lower id (2 before 5).
   for (const auto& [p, kept] : expected) {

@@ -62,8 +62,7 @@ TEST_CASE("segment runner: per-segment NLL equals an independent recurrence (S =
   }
 }
 
-TEST_CASE("segment runner: the recall cache holds exactly the newest N memory embeddings",
-          "[hmt][segment_runner]") {
+TEST_CASE("segment runner: the recall cache holds exactly the newest N memory embeddings", "[hmt][segment_runner]") {
   auto config = test::tiny_hmt_config(/*segment_length=*/4, /*sensory=*/1, /*recall=*/true, /*context=*/2);
   auto model = test::tiny_hmt(Family::Llama, config, torch::kDouble);
   auto ids = test::random_ids(/*rows=*/1, /*length=*/20, /*vocab=*/37, /*seed=*/23);
@@ -84,8 +83,9 @@ TEST_CASE("segment runner: the recall cache holds exactly the newest N memory em
   torch::NoGradGuard no_grad;
   auto expected_m4 = model->recall(model->summary_pass(last), cache);
   CHECK(relative_difference(traces[4].memory_in, expected_m4) < 1e-10);
-  auto with_m1 = model->recall(model->summary_pass(last), torch::stack({traces[1].memory_out, cache[0][0].unsqueeze(0),
-                                                                        cache[0][1].unsqueeze(0)}, /*dim=*/1));
+  auto with_m1 = model->recall(model->summary_pass(last),
+                               torch::stack({traces[1].memory_out, cache[0][0].unsqueeze(0), cache[0][1].unsqueeze(0)},
+                                            /*dim=*/1));
   CHECK(relative_difference(traces[4].memory_in, with_m1) > 1e-6);
 }
 

@@ -18,11 +18,12 @@ namespace {
 hmt::BackboneConfig tiny(const std::string& model_type) {
   nlohmann::json j;
   if (model_type == "gpt2") {
-    j = {{"model_type", "gpt2"}, {"vocab_size", 64}, {"n_embd", 32}, {"n_layer", 2}, {"n_head", 4},
-         {"n_positions", 64}};
+    j = {{"model_type", "gpt2"}, {"vocab_size", 64}, {"n_embd", 32},
+         {"n_layer", 2},         {"n_head", 4},      {"n_positions", 64}};
   } else {
-    j = {{"model_type", "llama"}, {"vocab_size", 64}, {"hidden_size", 32}, {"intermediate_size", 48},
-         {"num_hidden_layers", 2}, {"num_attention_heads", 4}, {"max_position_embeddings", 64}};
+    j = {{"model_type", "llama"},        {"vocab_size", 64},       {"hidden_size", 32},
+         {"intermediate_size", 48},      {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+         {"max_position_embeddings", 64}};
   }
   return hmt::parse_hf_config(j, "tiny " + model_type);
 }
@@ -151,7 +152,8 @@ TEST_CASE("trainable: lora without adapters is an error", "[lora][trainable]") {
   REQUIRE_THROWS_WITH(hmt::apply_trainable(*backbone, hmt::TrainableMode::Lora), Contains("no LoRA adapters"));
 }
 
-TEST_CASE("trainable: config section lora and model.trainable parse, default and validate", "[lora][trainable][config]") {
+TEST_CASE("trainable: config section lora and model.trainable parse, default and validate",
+          "[lora][trainable][config]") {
   auto dir = hmt::test::temp_dir("trainable_config");
   const std::string head =
       "model:\n  type: llama\n  vocab_size: 64\n  hidden_size: 32\n  num_layers: 2\n  num_heads: 4\n";
@@ -178,7 +180,8 @@ TEST_CASE("trainable: config section lora and model.trainable parse, default and
   CHECK(set.lora.target_modules == std::vector<std::string>{"q_proj", "k_proj"});
   CHECK(hmt::load_experiment(hmt::test::write_config(dir, "again.yaml", hmt::to_yaml(set)), {}) == set);
 
-  const std::string needs_enabled = hmt::test::write_config(dir, "needs.yaml", head + "  trainable: lora\n" + hmt_section);
+  const std::string needs_enabled = hmt::test::write_config(dir, "needs.yaml",
+                                                            head + "  trainable: lora\n" + hmt_section);
   REQUIRE_THROWS_WITH(hmt::load_experiment(needs_enabled, {}), Contains("lora.enabled is false"));
   CHECK(hmt::load_experiment(needs_enabled, {"lora.enabled=true"}).lora.enabled);
   CHECK(hmt::load_experiment(needs_enabled, {"model.trainable=frozen"}).model.trainable == hmt::TrainableMode::Frozen);

@@ -118,7 +118,8 @@ TEST_CASE("checkpoint: load_run gives the model in eval mode with the stage's re
   hmt::save_resolved_config(config, config.runtime.run_dir);
   auto model = hmt::build_hmt_model(config);
   perturb(*model, -0.5);
-  auto s1 = hmt::save_checkpoint(config.runtime.run_dir, *model, nullptr, config, state_at("stage1", 0, 3, config), true);
+  auto s1 = hmt::save_checkpoint(config.runtime.run_dir, *model, nullptr, config, state_at("stage1", 0, 3, config),
+                                 true);
   auto from_s1 = hmt::load_run(s1);
   CHECK_FALSE(from_s1.model->config().recall.enabled);
   CHECK_FALSE(from_s1.model->is_training());
@@ -135,7 +136,8 @@ TEST_CASE("checkpoint: weights of another architecture are refused with the tens
   auto config = hmt::test::tiny_experiment((dir / "run").string());
   hmt::save_resolved_config(config, config.runtime.run_dir);
   auto model = hmt::build_hmt_model(config);
-  auto path = hmt::save_checkpoint(config.runtime.run_dir, *model, nullptr, config, state_at("stage1", 0, 1, config), true);
+  auto path = hmt::save_checkpoint(config.runtime.run_dir, *model, nullptr, config, state_at("stage1", 0, 1, config),
+                                   true);
   auto wider = hmt::test::tiny_experiment((dir / "other").string());
   wider.model.hidden_size = 32;
   auto other = hmt::build_hmt_model(wider);

@@ -38,7 +38,8 @@ TEST_CASE("cuda: fp32 run_segments on the GPU equals the CPU (loss, segment NLL,
       auto b = autocast_step(*gpu, ids, mask, checkpoint, std::nullopt, /*seed=*/3);
       CHECK(b.loss == Approx(a.loss).epsilon(1e-5));
       REQUIRE(b.segment_nll.size() == a.segment_nll.size());
-      for (size_t n = 0; n < a.segment_nll.size(); ++n) CHECK(b.segment_nll[n] == Approx(a.segment_nll[n]).epsilon(1e-5));
+      for (size_t n = 0; n < a.segment_nll.size(); ++n)
+        CHECK(b.segment_nll[n] == Approx(a.segment_nll[n]).epsilon(1e-5));
       REQUIRE(b.grads.size() == a.grads.size());
       for (const auto& [name, grad] : a.grads) {
         INFO(name);
@@ -67,8 +68,7 @@ TEST_CASE("cuda: checkpointing replays the CUDA generator's dropout masks", "[cu
   }
 }
 
-TEST_CASE("cuda: a bf16 autocast step is close to fp32, and checkpointing recomputes it in bf16",
-          "[cuda][autocast]") {
+TEST_CASE("cuda: a bf16 autocast step is close to fp32, and checkpointing recomputes it in bf16", "[cuda][autocast]") {
   HMT_REQUIRE_CUDA();
   auto config = test::tiny_hmt_config(/*segment_length=*/8, /*sensory=*/2, /*recall=*/true, /*context=*/3);
   auto model = test::tiny_hmt(Family::Llama, config, torch::kFloat);

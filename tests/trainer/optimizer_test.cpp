@@ -37,7 +37,8 @@ TEST_CASE("optimizer: no weight decay on norms, biases and hmt.* tensors, tied w
     CHECK(decayed.count("hmt.recall.wq.weight") == 0);
     CHECK(decayed.count(family == hmt::Family::Llama ? "backbone.model.layers.0.self_attn.q_proj.weight"
                                                      : "backbone.transformer.h.0.attn.c_attn.weight") == 1);
-    CHECK(decayed.count(family == hmt::Family::Llama ? "backbone.model.norm.weight" : "backbone.transformer.ln_f.weight") == 0);
+    CHECK(decayed.count(family == hmt::Family::Llama ? "backbone.model.norm.weight"
+                                                     : "backbone.transformer.ln_f.weight") == 0);
   }
 }
 
@@ -85,7 +86,9 @@ TEST_CASE("optimizer: hmt_lr_scale multiplies the learning rate of the hmt.* ten
 
 TEST_CASE("optimizer: state saved by name and loaded into a fresh optimizer continues bit for bit",
           "[trainer][optimizer]") {
-  auto make = [] { return hmt::test::tiny_hmt(hmt::Family::Llama, hmt::test::tiny_hmt_config(4, 2, false, 3), torch::kFloat32); };
+  auto make = [] {
+    return hmt::test::tiny_hmt(hmt::Family::Llama, hmt::test::tiny_hmt_config(4, 2, false, 3), torch::kFloat32);
+  };
   auto a = make(), b = make();
   hmt::OptimizerConfig config;
   hmt::Optimizer opt_a(hmt::trainable_parameters(*a), config);

@@ -25,7 +25,7 @@ TEST_CASE("run seeds: stage data seeds differ per stage kind, the backbone stage
 
 TEST_CASE("run seeds: two stages with the same S read different first batches", "[trainer]") {
   const auto path = hmt::test::write_lm_store((hmt::test::temp_dir("run_seeds") / "s.h5").string(),
-                                             {400, 300, 500, 350});
+                                              {400, 300, 500, 350});
   auto first_samples = [&](hmt::StageKind kind) {
     hmt::LoaderOptions o;
     o.path = path;

@@ -173,7 +173,8 @@ TEST_CASE("train: stage 2 starts from stage 1's final weights with a fresh optim
   CHECK_FALSE(torch::equal(s2.model->named_parameters()["hmt.recall.wq.weight"], init_params["hmt.recall.wq.weight"]));
 }
 
-TEST_CASE("train: stopped by SIGTERM and resumed, the run equals the uninterrupted one bit for bit", "[trainer][train]") {
+TEST_CASE("train: stopped by SIGTERM and resumed, the run equals the uninterrupted one bit for bit",
+          "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_resume");
   auto make = [&](const std::string& run) {
     auto c = experiment(dir, run);
@@ -304,8 +305,9 @@ TEST_CASE("train: 2 ranks with batch B equal 1 process with batch 2B", "[trainer
   REQUIRE(train_here(config).exit_code == 0);
   const std::string two_dir = (dir / "two").string();
   const std::string command = std::string(HMT_MPIEXEC) + " --allow-run-as-root --oversubscribe -np 2 " +
-                              HMT_EXECUTABLE + " train " + shell_quoted(yaml) + " train.batch_size=1 runtime.run_dir=" +
-                              shell_quoted(two_dir) + " > " + shell_quoted((dir / "two.log").string()) + " 2>&1 < /dev/null";
+                              HMT_EXECUTABLE + " train " + shell_quoted(yaml) +
+                              " train.batch_size=1 runtime.run_dir=" + shell_quoted(two_dir) + " > " +
+                              shell_quoted((dir / "two.log").string()) + " 2>&1 < /dev/null";
   const int status = std::system(command.c_str());
   INFO(bytes_of(dir / "two.log"));
   REQUIRE(WIFEXITED(status));
@@ -388,7 +390,8 @@ TEST_CASE("train: wrong start modes and stage lists are errors that say what to 
   REQUIRE(train_here(config).exit_code == 0);
   hmt::TrainOptions init;
   init.init_from = config.runtime.run_dir;
-  CHECK_THROWS_WITH(train_here(config, init), Catch::Contains("already holds checkpoints") && Catch::Contains("--resume"));
+  CHECK_THROWS_WITH(train_here(config, init),
+                    Catch::Contains("already holds checkpoints") && Catch::Contains("--resume"));
   auto changed = config;
   changed.train.stage1.lr = 0.5;
   CHECK_THROWS_WITH(train_here(changed), Catch::Contains("made with another configuration"));

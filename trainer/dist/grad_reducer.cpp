@@ -17,9 +17,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 }  // namespace
 
@@ -29,8 +27,8 @@ struct GradReducer::Slot {
   // keeps only a weak pointer to its accumulator.
   std::shared_ptr<torch::autograd::Node> accumulator;
   std::uintptr_t hook = 0;
-  int64_t expected = 0;       // contributions per step, from the previous armed step
-  int64_t seen = 0;           // contributions in this step
+  int64_t expected = 0;        // contributions per step, from the previous armed step
+  int64_t seen = 0;            // contributions in this step
   int64_t last_sequence = -1;  // when its last contribution of the step came
   size_t bucket = 0;
   int64_t offset = 0;  // in the bucket's flat buffer
@@ -58,8 +56,7 @@ GradReducer::GradReducer(Communicator& comm, std::vector<torch::Tensor> params, 
   for (size_t i = 0; i < slots_.size(); ++i) {
     auto& slot = slots_[i];
     slot.accumulator = torch::autograd::impl::grad_accumulator(slot.param);
-    HMT_CHECK(slot.accumulator != nullptr, "GradReducer: no gradient accumulator for {}",
-              describe_tensor(slot.param));
+    HMT_CHECK(slot.accumulator != nullptr, "GradReducer: no gradient accumulator for {}", describe_tensor(slot.param));
     slot.hook = slot.accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
         [this, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
           on_accumulated(i);
@@ -179,16 +176,14 @@ void GradReducer::start_bucket(size_t index) {
     const auto& slot = slots_[s];
     auto view = bucket.flat.narrow(0, slot.offset, slot.param.numel()).view(slot.param.sizes());
     // A rank without a gradient here (the tensor was not used) adds zeros.
-    if (slot.param.grad().defined())
-      view.copy_(slot.param.grad());
-    else
-      view.zero_();
+    if (slot.param.grad().defined()) view.copy_(slot.param.grad());
+    else view.zero_();
   }
   bucket.started = true;
   double mib = static_cast<double>(bucket.flat.numel() * static_cast<int64_t>(bucket.flat.element_size())) / (1 << 20);
-  bucket.pending = comm_.start_all_reduce_sum_(
-      bucket.flat, fmt::format("gradient bucket {} of {} ({:.2f} MiB, {} tensors)", index, buckets_.size(), mib,
-                               bucket.slots.size()));
+  bucket.pending = comm_.start_all_reduce_sum_(bucket.flat,
+                                               fmt::format("gradient bucket {} of {} ({:.2f} MiB, {} tensors)", index,
+                                                           buckets_.size(), mib, bucket.slots.size()));
 }
 
 void GradReducer::poll() {
@@ -233,10 +228,8 @@ void GradReducer::finish() {
       if (flag[i] == 0) continue;  // no rank has a gradient: leave it undefined, as one process would
       auto& slot = slots_[static_cast<size_t>(i)];
       auto mean = buckets_[slot.bucket].flat.narrow(0, slot.offset, slot.param.numel()).view(slot.param.sizes());
-      if (slot.param.grad().defined())
-        slot.param.mutable_grad().copy_(mean);
-      else
-        slot.param.mutable_grad() = mean.clone();
+      if (slot.param.grad().defined()) slot.param.mutable_grad().copy_(mean);
+      else slot.param.mutable_grad() = mean.clone();
     }
   }
   for (auto& bucket : buckets_) bucket.pending.reset();

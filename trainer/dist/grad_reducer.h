@@ -48,7 +48,7 @@ class GradReducer {
     bool calibration = false;         // counts were learnt in this step; no overlap
     bool redone = false;              // a late contribution made every rank reduce again
     double reduce_seconds = 0;
-    double finish_seconds = 0;        // part of reduce_seconds spent inside finish()
+    double finish_seconds = 0;  // part of reduce_seconds spent inside finish()
   };
   const StepStats& last_stats() const { return stats_; }
   int64_t bucket_count() const;

@@ -113,8 +113,10 @@ void ensure_mpi_initialized() {
   // OpenMPI provides MULTIPLE; with less, MPI_Abort from the watchdog thread
   // still works in practice, so this is worth a warning only.
   if (provided < MPI_THREAD_MULTIPLE)
-    std::fprintf(stderr, "warning: MPI provides thread level %d < MPI_THREAD_MULTIPLE; the dist.timeout watchdog "
-                         "calls MPI_Abort from its own thread\n", provided);
+    std::fprintf(stderr,
+                 "warning: MPI provides thread level %d < MPI_THREAD_MULTIPLE; the dist.timeout watchdog "
+                 "calls MPI_Abort from its own thread\n",
+                 provided);
 }
 
 void abort_mpi_job(const std::string& message) {
@@ -145,9 +147,8 @@ void MpiCommunicator::broadcast_(torch::Tensor& tensor, int root) {
   HMT_CHECK(root >= 0 && root < world_, "broadcast_: root {} is not a rank of this job (world {})", root, world_);
   auto ticket = watchdog_->watch(fmt::format("broadcast_ from rank {} of {}", root, describe_tensor(tensor)));
   HostBuffer buffer(tensor);
-  for_each_chunk(buffer, [&](void* data, int count) {
-    HMT_MPI_CHECK(MPI_Bcast(data, count, buffer.type(), root, comm_));
-  });
+  for_each_chunk(buffer,
+                 [&](void* data, int count) { HMT_MPI_CHECK(MPI_Bcast(data, count, buffer.type(), root, comm_)); });
   if (rank_ != root) buffer.finish();
 }
 

@@ -14,9 +14,7 @@
 
 namespace hmt::test {
 
-inline std::string bytes_tokenizer() {
-  return (fixtures() / "data" / "bytes_tokenizer" / "tokenizer.json").string();
-}
+inline std::string bytes_tokenizer() { return (fixtures() / "data" / "bytes_tokenizer" / "tokenizer.json").string(); }
 
 inline PrepareOptions prepare_fixture_options(const std::string& dataset, const std::filesystem::path& source,
                                               const std::filesystem::path& out) {

@@ -26,7 +26,8 @@ TEST_CASE("wikitext: top-level headings start articles; section headings do not"
   CHECK(!hmt::wikitext_title(" Alpha = 5 = "));
   CHECK(!hmt::wikitext_title(" "));
   auto dir = hmt::test::temp_dir("prepare_wikitext");
-  auto result = hmt::prepare_dataset(hmt::test::prepare_fixture_options("wikitext103", fixture("wikitext"), dir / "w.h5"));
+  auto result = hmt::prepare_dataset(hmt::test::prepare_fixture_options("wikitext103", fixture("wikitext"),
+                                                                        dir / "w.h5"));
   hmt::TokenStore store(result.out);
   CHECK(store.dataset() == "wikitext103");
   CHECK(store.splits() == std::vector<std::string>{"train", "validation", "test"});
@@ -99,8 +100,8 @@ TEST_CASE("pg19: missing split folders, malformed CSV and books without metadata
 
   auto csv = dir / "pg19/metadata.csv";
   hmt::test::write_text(csv, "101,\"Unclosed title,1851,http://x\n");
-  CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::Contains(csv.string() + ": malformed CSV") &&
-                                                       Catch::Contains("not closed in line 1"));
+  CHECK_THROWS_WITH(hmt::prepare_dataset(options),
+                    Catch::Contains(csv.string() + ": malformed CSV") && Catch::Contains("not closed in line 1"));
   hmt::test::write_text(csv, "101,Fine,1851,http://x\n102,Too few\n");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::Contains("Too few columns in line 2"));
   hmt::test::write_text(csv, "101,Fine,1851,http://x\n101,Again,1851,http://x\n");
@@ -217,16 +218,19 @@ TEST_CASE("pubmedqa: the shared PQA-L half: answers decode to LONG_ANSWER, label
   }
 }
 
-TEST_CASE("pubmedqa: malformed JSON and records are errors naming file, position and PMID", "[data][pubmedqa][errors]") {
+TEST_CASE("pubmedqa: malformed JSON and records are errors naming file, position and PMID",
+          "[data][pubmedqa][errors]") {
   auto dir = hmt::test::temp_dir("prepare_pubmedqa_bad");
   const auto file = dir / "bad.json";
   auto options = hmt::test::prepare_fixture_options("pubmedqa", file, dir / "q.h5");
-  hmt::test::write_text(file, "{\n  \"1\": {\"QUESTION\": \"q\",\n  \"CONTEXTS\": [\"c\"] \"LONG_ANSWER\": \"a\"}\n}\n");
-  CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::StartsWith(file.string() + ":3:") &&
-                                                       Catch::Contains("malformed JSON"));
+  hmt::test::write_text(file,
+                        "{\n  \"1\": {\"QUESTION\": \"q\",\n  \"CONTEXTS\": [\"c\"] \"LONG_ANSWER\": \"a\"}\n}\n");
+  CHECK_THROWS_WITH(hmt::prepare_dataset(options),
+                    Catch::StartsWith(file.string() + ":3:") && Catch::Contains("malformed JSON"));
   hmt::test::write_text(file, R"({"7": {"CONTEXTS": ["c"], "LONG_ANSWER": "a"}})");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), file.string() + ": record 7: `QUESTION` is missing");
-  hmt::test::write_text(file, R"({"8": {"QUESTION": "q", "CONTEXTS": ["c"], "LONG_ANSWER": "a", "final_decision": "Y"}})");
+  hmt::test::write_text(file,
+                        R"({"8": {"QUESTION": "q", "CONTEXTS": ["c"], "LONG_ANSWER": "a", "final_decision": "Y"}})");
   CHECK_THROWS_WITH(hmt::prepare_dataset(options),
                     file.string() + ": record 8: `final_decision` is \"Y\", expected yes, no or maybe");
   hmt::test::write_text(file, R"(["not", "an", "object"])");
@@ -267,10 +271,11 @@ TEST_CASE("text: empty documents are skipped and ill-formed UTF-8 replaced, both
 
   hmt::test::write_text(dir / "l.jsonl", "{\"text\": \"ok\"}\n{\"text\": oops}\n");
   auto options = hmt::test::prepare_fixture_options("text", dir / "l.jsonl", dir / "l.h5");
-  CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::StartsWith((dir / "l.jsonl").string() + ":2:10: malformed JSON"));
+  CHECK_THROWS_WITH(hmt::prepare_dataset(options),
+                    Catch::StartsWith((dir / "l.jsonl").string() + ":2:10: malformed JSON"));
   hmt::test::write_text(dir / "l.jsonl", "{\"body\": \"ok\"}\n");
-  CHECK_THROWS_WITH(hmt::prepare_dataset(options), (dir / "l.jsonl").string() +
-                                                       ":1: expected an object with a string field `text` (data.text_field)");
+  CHECK_THROWS_WITH(hmt::prepare_dataset(options),
+                    (dir / "l.jsonl").string() + ":1: expected an object with a string field `text` (data.text_field)");
   options.text_field = "body";
   CHECK(hmt::TokenStore(hmt::prepare_dataset(options).out).split("train").documents() == 1);
 }

@@ -107,7 +107,8 @@ TEST_CASE("prepare: a failing run leaves no OUT; a foreign OUT is never replaced
   CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::Contains("\"books\" is not one of"));
 }
 
-TEST_CASE("prepare: the loader reads a prepared PG-19 sample as the tokenizer encodes it", "[data][prepare][loader][shared]") {
+TEST_CASE("prepare: the loader reads a prepared PG-19 sample as the tokenizer encodes it",
+          "[data][prepare][loader][shared]") {
   HMT_REQUIRE_SHARED("pg19/metadata.csv");
   HMT_REQUIRE_SHARED("tokenizers/gpt2/tokenizer.json");
   auto dir = hmt::test::temp_dir("prepare_loader_shared");

@@ -15,12 +15,14 @@ const std::string kFffd = "\xEF\xBF\xBD";
 TEST_CASE("utf8 repair: each maximal ill-formed subpart becomes one U+FFFD", "[data][utf8]") {
   CHECK(repaired("plain ascii \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 0) ==
         "plain ascii \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
-  CHECK(repaired("a\xFF" "b", 1) == "a" + kFffd + "b");
-  CHECK(repaired("\xC0\x80", 2) == kFffd + kFffd);                // C0 never leads: each byte alone
-  CHECK(repaired("x\xE2\x82 y", 1) == "x" + kFffd + " y");         // a truncated 3-byte sequence is one subpart
-  CHECK(repaired("\xED\xA0\x80", 3) == kFffd + kFffd + kFffd);   // a surrogate: ED allows only 80..9F next
-  CHECK(repaired("end\xF0\x9F\x98", 1) == "end" + kFffd);          // truncated at the end of the text
-  CHECK(repaired("\x80\x80", 2) == kFffd + kFffd);                 // lone continuation bytes
+  CHECK(repaired("a\xFF"
+                 "b",
+                 1) == "a" + kFffd + "b");
+  CHECK(repaired("\xC0\x80", 2) == kFffd + kFffd);              // C0 never leads: each byte alone
+  CHECK(repaired("x\xE2\x82 y", 1) == "x" + kFffd + " y");      // a truncated 3-byte sequence is one subpart
+  CHECK(repaired("\xED\xA0\x80", 3) == kFffd + kFffd + kFffd);  // a surrogate: ED allows only 80..9F next
+  CHECK(repaired("end\xF0\x9F\x98", 1) == "end" + kFffd);       // truncated at the end of the text
+  CHECK(repaired("\x80\x80", 2) == kFffd + kFffd);              // lone continuation bytes
 }
 
 TEST_CASE("utf8 repair: blank means ASCII whitespace only", "[data][utf8]") {

@@ -152,7 +152,8 @@ TEST_CASE("loader: the epoch permutation depends on (seed, epoch) only", "[data]
   CHECK(positions.size() == 5);
 }
 
-TEST_CASE("loader: restore continues with exactly the next batch, mid-epoch and across epochs", "[data][loader][resume]") {
+TEST_CASE("loader: restore continues with exactly the next batch, mid-epoch and across epochs",
+          "[data][loader][resume]") {
   auto dir = hmt::test::temp_dir("loader_resume");
   auto path = hmt::test::write_lm_store((dir / "d.h5").string(), {40, 33, 61, 18, 27});
   auto o = lm_options(path, 2, 3, 2);

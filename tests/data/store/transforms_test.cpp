@@ -81,8 +81,7 @@ TEST_CASE("transforms: topic switching interleaves documents 2k and 2k+1", "[dat
   }
   // A spot value by hand: c = 3, documents 0 (11 tokens) and 1 (5 tokens).
   hmt::DocumentView view(store.split("train"), {3, 0, -1});
-  CHECK(view_read(view, 0, 0, 16) ==
-        Ids{0, 1, 2, 1000, 1001, 1002, 3, 4, 5, 1003, 1004, 6, 7, 8, 9, 10});
+  CHECK(view_read(view, 0, 0, 16) == Ids{0, 1, 2, 1000, 1001, 1002, 3, 4, 5, 1003, 1004, 6, 7, 8, 9, 10});
 }
 
 TEST_CASE("transforms: dilation inserts d fillers after every d tokens", "[data][transforms]") {

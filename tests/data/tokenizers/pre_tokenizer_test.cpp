@@ -30,7 +30,8 @@ TEST_CASE("pre-tokenizer regex: U+180E is not whitespace, as in HF tokenizers", 
   CHECK(matches(R"([\s]+)", kSeparator + " \t" + kSeparator) == V{" \t"});
   CHECK(matches(R"(\s+(?!\S))", "x  " + kSeparator) == V{" "});
   // Other Unicode spaces stay spaces; a class with both \s and \S stays whole.
-  CHECK(matches(R"(\s+)", "a\xC2\xA0\xE3\x80\x80" "b") == V{"\xC2\xA0\xE3\x80\x80"});
+  CHECK(matches(R"(\s+)", "a\xC2\xA0\xE3\x80\x80"
+                          "b") == V{"\xC2\xA0\xE3\x80\x80"});
   CHECK(matches(R"([\s\S])", kSeparator).size() == 1);
   // The GPT-2 pattern: the separator is a piece of its own, a space before it joins it.
   CHECK(matches(hmt::kGpt2Pattern, "a" + kSeparator + "b " + kSeparator + "c") ==
@@ -40,7 +41,8 @@ TEST_CASE("pre-tokenizer regex: U+180E is not whitespace, as in HF tokenizers", 
 TEST_CASE("pre-tokenizer regex: the rewrite leaves escapes, literal ] and POSIX classes alone", "[tokenizer]") {
   CHECK(hmt::hf_whitespace(R"(a\d+[\]x][[:alpha:]]\\s)") == R"(a\d+[\]x][[:alpha:]]\\s)");
   CHECK(hmt::hf_whitespace(R"([]s])") == R"([]s])");
-  const std::string space = R"(\t\n\x0B\f\r\x20\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+  const std::string space =
+      R"(\t\n\x0B\f\r\x20\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
   CHECK(hmt::hf_whitespace(R"(\s+(?!\S))") == "[" + space + "]+(?![^" + space + "])");
   CHECK(hmt::hf_whitespace(R"([^\s\p{L}])") == "[^" + space + R"(\p{L}])");
   CHECK(hmt::hf_whitespace(R"([^\S])") == R"((?:(?!\x{180E})[^\S]))");

@@ -45,7 +45,7 @@ TEST_CASE("tokenizer bench: single-thread encode MB/s on 1 MB of English", "[.be
       count = ids.size();
       REQUIRE(tokenizer->decode(ids) == text);
     }
-    std::cout << file << ": " << count << " ids, best of 3 " << best * 1e3 << " ms, "
-              << text.size() / best / 1e6 << " MB/s\n";
+    std::cout << file << ": " << count << " ids, best of 3 " << best * 1e3 << " ms, " << text.size() / best / 1e6
+              << " MB/s\n";
   }
 }

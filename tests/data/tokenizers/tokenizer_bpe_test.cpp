@@ -13,16 +13,14 @@
 
 using hmt::test::shared_data;
 
-TEST_CASE("tokenizer: GPT-2 tokenizer.json gives HF's ids on real text and tricky strings",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: GPT-2 tokenizer.json gives HF's ids on real text and tricky strings", "[tokenizer]") {
   HMT_REQUIRE_SHARED("tokenizers/gpt2/tokenizer.json");
   auto golden = hmt::test::read_golden("gpt2");
   auto tokenizer = hmt::load_tokenizer((shared_data() / golden["tokenizer"].get<std::string>()).string());
   hmt::test::check_golden_cases(*tokenizer, golden["cases"]);
 }
 
-TEST_CASE("tokenizer: GPT-2 vocab.json + merges.txt gives the same ids as tokenizer.json",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: GPT-2 vocab.json + merges.txt gives the same ids as tokenizer.json", "[tokenizer]") {
   HMT_REQUIRE_SHARED("tokenizers/gpt2/vocab.json");
   auto golden = hmt::test::read_golden("gpt2");
   auto tokenizer = hmt::load_tokenizer((shared_data() / "tokenizers/gpt2/vocab.json").string());
@@ -33,8 +31,7 @@ TEST_CASE("tokenizer: GPT-2 vocab.json + merges.txt gives the same ids as tokeni
   REQUIRE_FALSE(tokenizer->pad_id());
 }
 
-TEST_CASE("tokenizer: Qwen3 tokenizer.json (NFC, Split regex, chat tokens) gives HF's ids",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: Qwen3 tokenizer.json (NFC, Split regex, chat tokens) gives HF's ids", "[tokenizer]") {
   HMT_REQUIRE_SHARED("holdout/tokenizers/qwen3/tokenizer.json");
   auto golden = hmt::test::read_golden("qwen3");
   auto tokenizer = hmt::load_tokenizer((shared_data() / golden["tokenizer"].get<std::string>()).string());
@@ -54,17 +51,14 @@ TEST_CASE("tokenizer: GPT-2 special ids and fingerprint from tokenizer.json", "[
   REQUIRE(tokenizer->bos_id() == 50256);
   REQUIRE(tokenizer->eos_id() == 50256);
   REQUIRE_FALSE(tokenizer->pad_id());
-  REQUIRE(tokenizer->fingerprint() ==
-          "f6ed3d307010c244c22aeffbde05f419cf277c23e64cf98b673cac5449cfeff5");
+  REQUIRE(tokenizer->fingerprint() == "f6ed3d307010c244c22aeffbde05f419cf277c23e64cf98b673cac5449cfeff5");
   REQUIRE(tokenizer->path() == path);
 }
 
-TEST_CASE("tokenizer: Split behaviours, Digits, prefix space and added-token flags match HF",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: Split behaviours, Digits, prefix space and added-token flags match HF", "[tokenizer]") {
   HMT_REQUIRE_SHARED("tokenizers/gpt2/tokenizer.json");
   auto golden = hmt::test::read_golden("gpt2_variants");
-  auto base = nlohmann::json::parse(
-      hmt::test::read_bytes(shared_data() / golden["tokenizer"].get<std::string>()));
+  auto base = nlohmann::json::parse(hmt::test::read_bytes(shared_data() / golden["tokenizer"].get<std::string>()));
   auto dir = hmt::test::temp_dir("tokenizer_variants");
   for (const auto& variant : golden["variants"]) {
     std::string name = variant["name"];
@@ -85,8 +79,7 @@ TEST_CASE("tokenizer: Split behaviours, Digits, prefix space and added-token fla
   }
 }
 
-TEST_CASE("tokenizer: invalid UTF-8 is encoded byte by byte and decoded back exactly",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: invalid UTF-8 is encoded byte by byte and decoded back exactly", "[tokenizer]") {
   HMT_REQUIRE_SHARED("tokenizers/gpt2/tokenizer.json");
   HMT_REQUIRE_SHARED("holdout/tokenizers/qwen3/tokenizer.json");
   // A lone continuation byte, a truncated 3-byte sequence, an overlong '/',
@@ -108,8 +101,7 @@ TEST_CASE("tokenizer: invalid UTF-8 is encoded byte by byte and decoded back exa
   }
 }
 
-TEST_CASE("tokenizer: a megabyte without a break encodes in O(n log n) and round-trips",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: a megabyte without a break encodes in O(n log n) and round-trips", "[tokenizer]") {
   HMT_REQUIRE_SHARED("tokenizers/gpt2/tokenizer.json");
   auto tokenizer = hmt::load_tokenizer((shared_data() / "tokenizers/gpt2/tokenizer.json").string());
   std::string text;
@@ -141,8 +133,7 @@ TEST_CASE("tokenizer: concurrent encode on many threads gives the same ids", "[t
   auto expected = tokenizer->encode(text);
   std::vector<std::vector<int32_t>> results(4);
   std::vector<std::thread> threads;
-  for (auto& result : results)
-    threads.emplace_back([&, out = &result] { *out = tokenizer->encode(text); });
+  for (auto& result : results) threads.emplace_back([&, out = &result] { *out = tokenizer->encode(text); });
   for (auto& t : threads) t.join();
   for (const auto& result : results) REQUIRE(result == expected);
 }

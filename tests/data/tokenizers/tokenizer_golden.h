@@ -40,8 +40,7 @@ inline std::string golden_text(const nlohmann::json& c) {
 // decode where that differs from x, e.g. after NFC).
 // check_decode=false where HF's decode is known to differ from ours (non-ASCII
 // added tokens, which HF garbles); the caller checks decode itself then.
-inline void check_golden_cases(const Tokenizer& tokenizer, const nlohmann::json& cases,
-                               bool check_decode = true) {
+inline void check_golden_cases(const Tokenizer& tokenizer, const nlohmann::json& cases, bool check_decode = true) {
   for (const auto& c : cases) {
     std::string text = golden_text(c);
     auto expected = c["ids"].get<std::vector<int32_t>>();

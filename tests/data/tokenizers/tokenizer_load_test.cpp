@@ -13,8 +13,7 @@ using Catch::Contains;
 using hmt::test::shared_data;
 using hmt::test::write_text;
 
-TEST_CASE("tokenizer: a directory loads its tokenizer.json, else vocab.json, else a .model",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: a directory loads its tokenizer.json, else vocab.json, else a .model", "[tokenizer]") {
   HMT_REQUIRE_SHARED("tokenizers/gpt2/tokenizer.json");
   HMT_REQUIRE_SHARED("tokenizers/llama2/tokenizer.model");
   auto gpt2_dir = shared_data() / "tokenizers/gpt2";
@@ -34,8 +33,7 @@ TEST_CASE("tokenizer: a directory loads its tokenizer.json, else vocab.json, els
   REQUIRE(llama->vocab_size() == 32000);
 }
 
-TEST_CASE("tokenizer: a HF model folder (holdout fake_gpt2) takes specials from tokenizer_config.json",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: a HF model folder (holdout fake_gpt2) takes specials from tokenizer_config.json", "[tokenizer]") {
   HMT_REQUIRE_SHARED("holdout/models/fake_gpt2/tokenizer_config.json");
   HMT_REQUIRE_SHARED("holdout/tokenizers/sentencepiece_test/test_model.model");
   auto dir = shared_data() / "holdout/models/fake_gpt2";
@@ -58,8 +56,8 @@ TEST_CASE("tokenizer: a HF model folder (holdout fake_gpt2) takes specials from 
 TEST_CASE("tokenizer: a missing path is an error naming it", "[tokenizer]") {
   auto dir = hmt::test::temp_dir("tokenizer_missing");
   auto missing = (dir / "nope" / "tokenizer.json").string();
-  REQUIRE_THROWS_MATCHES(hmt::load_tokenizer(missing), hmt::Error, Catch::Matchers::Message(
-      missing + ": no such tokenizer file or directory"));
+  REQUIRE_THROWS_MATCHES(hmt::load_tokenizer(missing), hmt::Error,
+                         Catch::Matchers::Message(missing + ": no such tokenizer file or directory"));
   REQUIRE_THROWS_WITH(hmt::load_tokenizer(dir.string()),
                       Contains(dir.string()) && Contains("no tokenizer.json, vocab.json or *.model"));
   write_text(dir / "tokenizer.txt", "x");
@@ -71,12 +69,10 @@ TEST_CASE("tokenizer: malformed JSON names the file and the byte", "[tokenizer]"
   auto dir = hmt::test::temp_dir("tokenizer_malformed");
   auto path = (dir / "tokenizer.json").string();
   write_text(path, "{\"model\": {\"type\": \"BPE\",, }}");
-  REQUIRE_THROWS_WITH(hmt::load_tokenizer(path),
-                      Contains(path + ": malformed JSON at byte 26"));
+  REQUIRE_THROWS_WITH(hmt::load_tokenizer(path), Contains(path + ": malformed JSON at byte 26"));
 }
 
-TEST_CASE("tokenizer: WordPiece and Unigram tokenizer.json are unsupported, by name",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: WordPiece and Unigram tokenizer.json are unsupported, by name", "[tokenizer]") {
   auto dir = hmt::test::temp_dir("tokenizer_unsupported");
   auto path = (dir / "tokenizer.json").string();
   write_text(path, R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})");

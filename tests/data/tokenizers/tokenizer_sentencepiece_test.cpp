@@ -30,8 +30,7 @@ TEST_CASE("tokenizer: Llama-2 SentencePiece gives the peer's ids next to LibTorc
   REQUIRE(tokenizer->bos_id() == 1);
   REQUIRE(tokenizer->eos_id() == 2);
   REQUIRE_FALSE(tokenizer->pad_id());
-  REQUIRE(tokenizer->fingerprint() ==
-          "9e556afd44213b6bd1be2b850ebbbd98f5481437a8021afaf58ee7fb1818d347");
+  REQUIRE(tokenizer->fingerprint() == "9e556afd44213b6bd1be2b850ebbbd98f5481437a8021afaf58ee7fb1818d347");
   auto& sp = dynamic_cast<hmt::SentencePieceTokenizer&>(*tokenizer);
   REQUIRE(sp.id_to_piece(15043) == "\xE2\x96\x81Hello");
   REQUIRE(sp.unk_id() == 0);
@@ -55,8 +54,7 @@ TEST_CASE("tokenizer: a file that is not a SentencePiece model is an error namin
   REQUIRE_THROWS_WITH(hmt::load_tokenizer(path), Contains(path + ": not a SentencePiece model"));
 }
 
-TEST_CASE("tokenizer: train a SentencePiece BPE model on PG-19 and round-trip other text",
-          "[tokenizer]") {
+TEST_CASE("tokenizer: train a SentencePiece BPE model on PG-19 and round-trip other text", "[tokenizer]") {
   HMT_REQUIRE_SHARED("pg19/train/11.txt");
   HMT_REQUIRE_SHARED("pg19/train/219.txt");
   HMT_REQUIRE_SHARED("pg19/validation/2852.txt");

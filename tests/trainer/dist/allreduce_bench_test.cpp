@@ -95,8 +95,8 @@ TEST_CASE("dist bench: all-reduce of the demo model's gradients at 2 ranks", "[.
                   "in reducer %.1f ms (%.1f%% of the step), of it in finish() %.1f ms; buckets started during "
                   "backward %lld\n",
                   static_cast<long long>(reducer.bucket_count()), overlap ? "on " : "off", median(step) * 1e3,
-                  median(skew) * 1e3, median(reduce) * 1e3, 100 * median(reduce) / median(step),
-                  median(exposed) * 1e3, static_cast<long long>(started));
+                  median(skew) * 1e3, median(reduce) * 1e3, 100 * median(reduce) / median(step), median(exposed) * 1e3,
+                  static_cast<long long>(started));
     CHECK(started == (overlap ? reducer.bucket_count() : 0));
   }
 }

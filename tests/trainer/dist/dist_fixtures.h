@@ -103,11 +103,11 @@ inline void check_grads(HmtModel& model, const std::vector<torch::Tensor>& expec
 
 // The [mpi] cases run under `mpirun -np 2` (ctest entry dist_mpi_2_ranks);
 // started otherwise they pass with a warning saying so.
-#define HMT_REQUIRE_TWO_RANKS(comm)                                                                    \
-  do {                                                                                                 \
-    if (!::hmt::dist::launched_by_mpi() || (comm).world() != 2) {                                      \
+#define HMT_REQUIRE_TWO_RANKS(comm)                                                                     \
+  do {                                                                                                  \
+    if (!::hmt::dist::launched_by_mpi() || (comm).world() != 2) {                                       \
       WARN("skipped: not launched under mpirun -np 2 (run: mpirun --allow-run-as-root --oversubscribe " \
-           "-np 2 build/hmt_tests \"[mpi]\")");                                                        \
-      return;                                                                                          \
-    }                                                                                                  \
+           "-np 2 build/hmt_tests \"[mpi]\")");                                                         \
+      return;                                                                                           \
+    }                                                                                                   \
   } while (0)

@@ -82,7 +82,7 @@ TEST_CASE("dist mpi: parameters are broadcast from rank 0 and a difference is na
   auto comm = mpi_communicator();
   HMT_REQUIRE_TWO_RANKS(*comm);
   auto model = test::tiny_dist_model(/*seed=*/10 + comm->rank());  // different init per rank
-  auto rank0 = test::tiny_dist_model(/*seed=*/10);                  // what rank 0 holds
+  auto rank0 = test::tiny_dist_model(/*seed=*/10);                 // what rank 0 holds
   auto named = model->named_parameters();
   std::vector<std::pair<std::string, torch::Tensor>> list;
   for (const auto& item : named) list.emplace_back(item.key(), item.value());
@@ -155,7 +155,9 @@ TEST_CASE("dist mpi: micro-batches accumulate locally, then the mean is taken on
     test::backward_batch(*model, micro(r, 0), /*checkpoint=*/true);
     test::backward_batch(*model, micro(r, 1), /*checkpoint=*/true);
     auto grads = test::grads_of(*model);
-    if (sum.empty()) sum = grads; else for (size_t i = 0; i < sum.size(); ++i) sum[i] = sum[i] + grads[i];
+    if (sum.empty()) sum = grads;
+    else
+      for (size_t i = 0; i < sum.size(); ++i) sum[i] = sum[i] + grads[i];
   }
   for (auto& g : sum) g = g / 2;
   for (int step = 0; step < 2; ++step) {
