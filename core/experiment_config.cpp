@@ -87,6 +87,63 @@ void TrainConfig::check(config::SectionCheck& c) const {
         c.fail("stages", fmt::format("{}: stage {} is listed twice", c.key("stages"), to_string(stages[i])));
 }
 
+void StageConfig::check(config::SectionCheck& c) const {
+  for (std::int64_t s : curriculum)
+    if (s < 1) c.fail("curriculum", fmt::format("{}: every level's S must be >= 1, got {}", c.key("curriculum"), s));
+  for (std::int64_t n : curriculum_steps)
+    if (n < 1)
+      c.fail("curriculum_steps", fmt::format("{}: every level needs >= 1 step, got {}", c.key("curriculum_steps"), n));
+  if (curriculum_steps.empty()) {
+    if (!curriculum.empty() && steps < static_cast<std::int64_t>(curriculum.size()))
+      c.fail("curriculum", fmt::format("{}: {} levels need at least as many steps, but {} is {}", c.key("curriculum"),
+                                       curriculum.size(), c.key("steps"), steps));
+    return;
+  }
+  std::int64_t sum = 0;
+  for (std::int64_t n : curriculum_steps) sum += n;
+  if (curriculum_steps.size() != curriculum.size() || sum != steps)
+    c.fail("curriculum_steps",
+           fmt::format("{}: needs one entry per level of {} ({} given for {}), summing to {} = {} (they sum to {})",
+                       c.key("curriculum_steps"), c.key("curriculum"), curriculum_steps.size(), curriculum.size(),
+                       c.key("steps"), steps, sum));
+}
+
+namespace {
+
+// Steps of each level: curriculum_steps, or `steps` split evenly with the
+// remainder in the last level.
+std::vector<std::int64_t> level_steps(const StageConfig& s) {
+  if (!s.curriculum_steps.empty() || s.curriculum.empty()) return s.curriculum_steps;
+  const auto levels = static_cast<std::int64_t>(s.curriculum.size());
+  std::vector<std::int64_t> out(s.curriculum.size(), s.steps / levels);
+  out.back() += s.steps % levels;
+  return out;
+}
+
+}  // namespace
+
+std::int64_t StageConfig::level_of(std::int64_t step) const {
+  const auto levels = level_steps(*this);
+  std::int64_t end = 0;
+  for (std::size_t k = 0; k < levels.size(); ++k) {
+    end += levels[k];
+    if (step < end) return static_cast<std::int64_t>(k);
+  }
+  return levels.empty() ? 0 : static_cast<std::int64_t>(levels.size()) - 1;
+}
+
+std::int64_t StageConfig::segments_at(std::int64_t step) const {
+  return curriculum.empty() ? segments : curriculum[static_cast<std::size_t>(level_of(step))];
+}
+
+std::int64_t StageConfig::level_start(std::int64_t step) const {
+  const auto levels = level_steps(*this);
+  const std::int64_t level = level_of(step);
+  std::int64_t start = 0;
+  for (std::int64_t k = 0; k < level && k < static_cast<std::int64_t>(levels.size()); ++k) start += levels[k];
+  return start;
+}
+
 const StageConfig& TrainConfig::stage(StageKind kind) const {
   switch (kind) {
     case StageKind::Backbone: return backbone;

@@ -280,6 +280,9 @@ struct StageConfig {
   std::int64_t segments = 2;
   double lr = 1e-4;
   ScheduleConfig schedule;
+  // Unroll depth by level within the stage (empty: `segments` throughout).
+  std::vector<std::int64_t> curriculum;
+  std::vector<std::int64_t> curriculum_steps;
 
   StageConfig() = default;
   StageConfig(std::int64_t steps_, std::int64_t segments_) : steps(steps_), segments(segments_) {}
@@ -292,7 +295,18 @@ struct StageConfig {
             "S: segments per training sample (a backbone stage reads windows of S * L tokens)");
     v.field("lr", lr, Range::above(0), "peak learning rate");
     v.section("schedule", schedule, "learning-rate schedule");
+    v.field("curriculum", curriculum,
+            "curriculum over unroll depth: S of each level in order (e.g. [2, 4, 8]); empty = `segments` "
+            "throughout; validation keeps `segments`");
+    v.field("curriculum_steps", curriculum_steps,
+            "steps of each curriculum level, summing to `steps`; empty = `steps` split evenly (the rest to the last)");
   }
+  void check(config::SectionCheck& c) const;
+
+  // S of optimizer step `step` (0-based), and the step its level starts at.
+  std::int64_t segments_at(std::int64_t step) const;
+  std::int64_t level_start(std::int64_t step) const;
+  std::int64_t level_of(std::int64_t step) const;  // 0 without a curriculum
 };
 
 struct OptimizerConfig {
@@ -318,14 +332,16 @@ struct OptimizerConfig {
 
 struct ValidationConfig {
   std::int64_t every = 0;
-  std::int64_t batches = 4;
+  std::int64_t batches = -1;
 
   template <class V>
   void visit(V& v) {
     using config::Range;
     v.field("every", every, Range::at_least(0),
             "validate every N steps and at each stage end; 0 = only at each stage end; needs data.valid_split");
-    v.field("batches", batches, Range::at_least(0), "batches (per rank) of the validation split; 0 = no validation");
+    v.field("batches", batches, Range::at_least(-1),
+            "batches (per rank) of the validation split, spread evenly over all of it; -1 = the whole split; "
+            "0 = no validation");
   }
 };
 

@@ -29,22 +29,23 @@ struct HmtParameters : torch::nn::Module {
 
 namespace {
 
+// The unbiased std of the input embedding table: embed() of every id is the
+// table itself, whatever the family calls its weight.
+double table_std(Backbone& backbone) {
+  torch::NoGradGuard no_grad;
+  auto options = backbone.parameters().front().options();
+  auto table = backbone.embed(torch::arange(backbone.config().vocab_size, options.dtype(torch::kLong)));
+  return table.to(torch::kDouble).std().item<double>();
+}
+
 std::shared_ptr<HmtParameters> make_parameters(Backbone& backbone, const HmtConfig& config) {
   const int64_t d = backbone.embed_dim();
-  const int64_t vocab = backbone.config().vocab_size;
   auto options = backbone.parameters().front().options();
-  double table_std = 0;
-  {
-    torch::NoGradGuard no_grad;
-    // embed() of every id is the input embedding table itself, whatever the
-    // family calls its weight.
-    auto table = backbone.embed(torch::arange(vocab, options.dtype(torch::kLong)));
-    table_std = table.to(torch::kDouble).std().item<double>();
-  }
+  const double scale = table_std(backbone);
   auto p = std::make_shared<HmtParameters>();
   // Draw order (memory, summary_prompt, wq, wk) is part of reproducibility.
-  p->memory = p->register_parameter("memory", torch::randn({1, d}, options) * table_std);
-  p->summary_prompt = p->register_parameter("summary_prompt", torch::randn({1, d}, options) * table_std);
+  p->memory = p->register_parameter("memory", torch::randn({1, d}, options) * scale);
+  p->summary_prompt = p->register_parameter("summary_prompt", torch::randn({1, d}, options) * scale);
   auto recall = std::make_shared<torch::nn::Module>();
   const int64_t h = config.recall.hidden_dim;
   // nn::Linear's default init: kaiming_uniform(a = sqrt(5)) = uniform(+-1/sqrt(d)).
@@ -103,6 +104,26 @@ void HmtModel::load_hmt_tensors(const std::vector<std::pair<std::string, torch::
 }
 
 torch::Tensor HmtModel::memory_init() { return params_->memory; }
+
+void HmtModel::draw_memory() {
+  const double scale = table_std(*backbone_);
+  torch::NoGradGuard no_grad;
+  params_->memory.copy_(torch::randn(params_->memory.sizes(), params_->memory.options()) * scale);
+}
+
+void HmtModel::draw_recall() {
+  const double scale = table_std(*backbone_);
+  torch::NoGradGuard no_grad;
+  auto& prompt = params_->summary_prompt;
+  prompt.copy_(torch::randn(prompt.sizes(), prompt.options()) * scale);
+  // nn::Linear's own init, drawn in fp32 as at construction.
+  for (auto* linear : {&params_->wq, &params_->wk}) {
+    auto& weight = (*linear)->weight;
+    auto fresh = torch::empty(weight.sizes(), torch::kFloat);
+    torch::nn::init::kaiming_uniform_(fresh, /*a=*/std::sqrt(5.0));
+    weight.copy_(fresh);
+  }
+}
 
 SegmentInputs HmtModel::segment_inputs(const torch::Tensor& memory, const SegmentTokens& tokens, bool trailing_slot) {
   HMT_CHECK(tokens.ids.dim() == 2, "segment_pass: ids must be [B, Ln], got {}", shape_text(tokens.ids.sizes()));

@@ -70,6 +70,11 @@ class HmtModel : public torch::nn::Module {
   void load_hmt_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& tensors, const std::string& source);
 
   torch::Tensor memory_init();  // hmt.memory broadcast to [B, d] by the caller
+  // Fresh draws from torch's global generator with the construction's rule,
+  // against the input embedding table as it is now (docs/hmt.md section 5):
+  // hmt.memory; and hmt.summary_prompt, then wq, wk.
+  void draw_memory();
+  void draw_recall();
 
   // Z_n = [m ; embed(sensory) ; embed(ids) ; m], one backbone call. An
   // undefined memory drops both slots (Z_n = [embed(sensory) ; embed(ids)],

@@ -116,7 +116,8 @@ nlohmann::ordered_json TrainerState::to_json() const {
           {"metrics_bytes", metrics_bytes},
           {"world", world},
           {"config_hash", config_hash},
-          {"stop_reason", stop_reason}};
+          {"stop_reason", stop_reason},
+          {"init_stage", init_stage}};
 }
 
 TrainerState TrainerState::from_json(const nlohmann::json& json, const std::string& source) {
@@ -136,6 +137,8 @@ TrainerState TrainerState::from_json(const nlohmann::json& json, const std::stri
   s.world = required<int64_t>(json, "world", source);
   s.config_hash = required<std::string>(json, "config_hash", source);
   s.stop_reason = required<std::string>(json, "stop_reason", source);
+  // Absent in checkpoints written before the key existed.
+  if (json.contains("init_stage")) s.init_stage = required<std::string>(json, "init_stage", source);
   return s;
 }
 

@@ -41,6 +41,9 @@ struct TrainerState {
   int64_t world = 1;          // ranks of the run
   std::string config_hash;    // resume_hash of the experiment
   std::string stop_reason;    // "", "signal" or "non-finite"
+  // The stage of the --init-from checkpoint ("" for an HF directory or none):
+  // which hmt.* tensors came trained (docs/hmt.md section 5, fresh draws).
+  std::string init_stage;
 
   nlohmann::ordered_json to_json() const;
   // Errors name `source` and the key.

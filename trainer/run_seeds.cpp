@@ -15,4 +15,8 @@ uint64_t stage_data_seed(uint64_t seed, StageKind kind) {
   return splitmix64(seed ^ splitmix64(kind == StageKind::Stage1 ? 1 : 2));
 }
 
+uint64_t stage_init_seed(uint64_t seed, StageKind kind) {
+  return splitmix64(splitmix64(seed ^ 0x686d742e696e6974ULL) ^ static_cast<uint64_t>(kind));  // "hmt.init"
+}
+
 }  // namespace hmt

@@ -20,4 +20,9 @@ uint64_t step_seed(uint64_t seed, int64_t stage, int64_t step, int rank);
 // 1's checkpoint reads what it reads after stage 1 in one run.
 uint64_t stage_data_seed(uint64_t seed, StageKind kind);
 
+// torch's generator for the fresh hmt.* draws when a stage of `kind` starts
+// (docs/hmt.md section 5): by kind, like stage_data_seed, so that stage 2
+// run alone from stage 1's checkpoint draws what it draws in one run.
+uint64_t stage_init_seed(uint64_t seed, StageKind kind);
+
 }  // namespace hmt

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/peak_memory.h"
 #include "core/runtime.h"
+#include "core/splitmix.h"
 #include "data/store/loader.h"
 #include "data/tokenizers/tokenizer.h"
 #include "model/hmt_builder.h"
@@ -65,6 +66,8 @@ class Trainer {
 
  private:
   void start();
+  void draw_fresh_hmt(int64_t index, StageKind kind);
+  Loader train_loader(const StageConfig& stage, StageKind kind, int64_t step) const;
   LoaderOptions loader_options(const StageConfig& stage, StageKind kind, const std::string& split, bool shuffle) const;
   BatchNll forward(const Batch& batch, StageKind kind) const;
   StepOutcome step(Loader& loader, StageKind kind, Optimizer& optimizer, dist::GradReducer& reducer);
@@ -121,11 +124,56 @@ void Trainer::start() {
   } else if (!options_.init_from.empty()) {
     auto loaded = load_weights(options_.init_from, *model_);
     log_.info("initialised from {} ({})", options_.init_from, fmt::join(loaded, ", "));
+    if (fs::exists(fs::path(options_.init_from) / "trainer_state.json"))
+      state_.init_stage = read_trainer_state(options_.init_from).stage;
   }
   if (rank0_) {
     save_resolved_config(config_, run_dir_);
     metrics_ = std::make_unique<MetricsLog>((fs::path(run_dir_) / "metrics.jsonl").string(), keep_metrics);
   }
+}
+
+// The training loader of the curriculum level that holds `step`: its S, and
+// for levels after the first a seed of their own (level 0, and a stage
+// without curriculum, read what they always read).
+Loader Trainer::train_loader(const StageConfig& stage, StageKind kind, int64_t step) const {
+  LoaderOptions o = loader_options(stage, kind, config_.data.train_split, config_.data.shuffle);
+  o.segments = stage.segments_at(step);
+  const int64_t level = stage.level_of(step);
+  if (level > 0) o.seed = splitmix64(o.seed ^ static_cast<uint64_t>(level));
+  return Loader(o);
+}
+
+// docs/hmt.md section 5, as the official code: hmt.memory is drawn when the
+// first memory stage starts, from the table the model trains with (after
+// model.pretrained, --init-from or a backbone stage), and T, wq, wk when the
+// first stage 2 starts, from the table stage 1 left; tensors that came
+// trained from an --init-from checkpoint of a memory stage are kept. The
+// decision depends only on the stage list and state_.init_stage, and the
+// draw on the seed, so a resumed run draws what the uninterrupted one drew.
+void Trainer::draw_fresh_hmt(int64_t index, StageKind kind) {
+  const auto& stages = config_.train.stages;
+  auto before = [&](auto&& pred) {
+    for (int64_t i = 0; i < index; ++i)
+      if (pred(stages[static_cast<size_t>(i)])) return true;
+    return false;
+  };
+  const std::string& init = state_.init_stage;
+  const bool memory_trained = init == to_string(StageKind::Stage1) || init == to_string(StageKind::Stage2);
+  const bool recall_trained = init == to_string(StageKind::Stage2);
+  std::vector<std::string> drawn;
+  if (uses_memory(kind) && !memory_trained && !before(uses_memory)) {
+    torch::manual_seed(stage_init_seed(config_.runtime.seed, StageKind::Stage1));
+    model_->draw_memory();
+    drawn.push_back("hmt.memory");
+  }
+  if (kind == StageKind::Stage2 && !recall_trained && !before([](StageKind k) { return k == StageKind::Stage2; })) {
+    torch::manual_seed(stage_init_seed(config_.runtime.seed, StageKind::Stage2));
+    model_->draw_recall();
+    drawn.push_back("hmt.summary_prompt, hmt.recall.wq, hmt.recall.wk");
+  }
+  if (!drawn.empty())
+    log_.info("{}: drew {} from the embedding table as it is now", to_string(kind), fmt::join(drawn, ", "));
 }
 
 LoaderOptions Trainer::loader_options(const StageConfig& stage, StageKind kind, const std::string& split,
@@ -207,11 +255,11 @@ StepOutcome Trainer::step(Loader& loader, StageKind kind, Optimizer& optimizer, 
 
 void Trainer::write_validation(Loader& valid, StageKind kind, const std::string& stage, int64_t step) {
   valid.restore(LoaderState{});
-  ValidationTotals totals = validate(*model_, config_.train.validation.batches,
-                                     [&] { return forward(valid.next(), kind); });
-  auto sums = torch::tensor({totals.nll_sum, totals.tokens, totals.last_nll_sum, totals.last_tokens}, torch::kDouble);
+  ValidationTotals totals = validate(*model_, valid.steps_per_epoch(), [&] { return forward(valid.next(), kind); });
+  // Every rank ran the same number of batches of the same S, so the vectors agree in length.
+  auto sums = torch::tensor(totals.packed(), torch::kDouble);
   comm_.all_reduce_sum_(sums);
-  totals = {sums[0].item<double>(), sums[1].item<double>(), sums[2].item<double>(), sums[3].item<double>()};
+  totals.unpack(std::vector<double>(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel()));
   auto row = validation_row(totals, stage, step, state_.global_step);
   if (rank0_) {
     metrics_->write(row);
@@ -255,17 +303,27 @@ TrainResult Trainer::run() {
       state_.stage_complete = false;
       state_.nonfinite_in_row = 0;
     }
+    if (!mid_stage) draw_fresh_hmt(index, kind);
     const int64_t trainable = prepare_stage(*model_, kind, config_.model.trainable);
     model_->train();
     Optimizer optimizer(trainable_parameters(*model_), config_.train.optimizer);
-    Loader loader(loader_options(stage, kind, config_.data.train_split, config_.data.shuffle));
+    // One training loader per curriculum level: a level reads windows of
+    // its own S. A run resumed at a level's first step starts that level's
+    // loader fresh, as the uninterrupted run does.
+    int64_t level = stage.level_of(state_.step);
+    std::optional<Loader> loader;
+    loader.emplace(train_loader(stage, kind, state_.step));
     if (mid_stage) {
-      loader.restore(LoaderState::from_json(state_.loader, resume_from_ + "/trainer_state.json"));
+      if (stage.curriculum.empty() || state_.step != stage.level_start(state_.step))
+        loader->restore(LoaderState::from_json(state_.loader, resume_from_ + "/trainer_state.json"));
       load_optimizer_state(resume_from_, optimizer);
     }
     std::optional<Loader> valid;
-    if (config_.train.validation.batches > 0 && !config_.data.valid_split.empty())
-      valid.emplace(loader_options(stage, kind, config_.data.valid_split, /*shuffle=*/false));
+    if (config_.train.validation.batches != 0 && !config_.data.valid_split.empty()) {
+      auto o = loader_options(stage, kind, config_.data.valid_split, /*shuffle=*/false);
+      if (config_.train.validation.batches > 0) o.spread = config_.train.validation.batches * o.batch_size * o.world;
+      valid.emplace(o);
+    }
     // Weights are equal on every rank before the first step: broadcast from
     // rank 0 (a no-op in one process) and verified.
     dist::broadcast_parameters(comm_, optimizer.tensors());
@@ -275,16 +333,25 @@ TrainResult Trainer::run() {
     dist::GradReducer reducer(comm_, optimizer.tensors(), static_cast<int64_t>(config_.dist.bucket_mb * (1 << 20)),
                               config_.dist.overlap);
     log_.info("{}: {} steps from step {}, S = {}, {} trainable scalars, batch {} x {} ranks x {} accumulation", name,
-              stage.steps, state_.step, stage.segments, trainable, config_.train.batch_size, comm_.world(),
-              config_.train.grad_accum);
+              stage.steps, state_.step,
+              stage.curriculum.empty() ? std::to_string(stage.segments)
+                                       : fmt::format("[{}] by curriculum level (now {})",
+                                                     fmt::join(stage.curriculum, ", "), stage.segments_at(state_.step)),
+              trainable, config_.train.batch_size, comm_.world(), config_.train.grad_accum);
     Progress progress(log_, name, state_.step, stage.steps, config_.train.log_every, options_.terminal);
 
     while (state_.step < stage.steps) {
+      if (stage.level_of(state_.step) != level) {
+        level = stage.level_of(state_.step);
+        loader.emplace(train_loader(stage, kind, state_.step));
+        log_.info("{}: curriculum level {} from step {}, S = {}", name, level, state_.step,
+                  stage.segments_at(state_.step));
+      }
       const auto started = Clock::now();
       torch::manual_seed(step_seed(config_.runtime.seed, index, state_.step, comm_.rank()));
       const double lr = learning_rate(stage, state_.step);
       optimizer.set_lr(lr);
-      StepOutcome out = step(loader, kind, optimizer, reducer);
+      StepOutcome out = step(*loader, kind, optimizer, reducer);
       if (out.nonfinite) {
         state_.nonfinite_in_row += 1;
         state_.nonfinite_total += 1;
@@ -328,7 +395,7 @@ TrainResult Trainer::run() {
         // After non-finite steps the weights are still those of the last good
         // step (skipped steps change nothing), so this is its checkpoint.
         state_.stop_reason = stop_signal ? "signal" : "non-finite";
-        checkpoint(kind, &optimizer, loader);
+        checkpoint(kind, &optimizer, *loader);
         result_.stop_reason = state_.stop_reason;
         result_.global_step = state_.global_step;
         if (stop_signal) {
@@ -342,7 +409,7 @@ TrainResult Trainer::run() {
         }
         return result_;
       }
-      if (stage_end || (every > 0 && state_.step % every == 0)) checkpoint(kind, &optimizer, loader);
+      if (stage_end || (every > 0 && state_.step % every == 0)) checkpoint(kind, &optimizer, *loader);
     }
     progress.finish();
     log_.info("{}: done ({} non-finite steps skipped in all)", name, state_.nonfinite_total);

@@ -11,6 +11,31 @@ void ValidationTotals::add(const BatchNll& run) {
     last_nll_sum += run.segments.back().nll_sum;
     last_tokens += static_cast<double>(run.segments.back().tokens);
   }
+  if (segment_nll_sum.size() < run.segments.size()) {
+    segment_nll_sum.resize(run.segments.size(), 0.0);
+    segment_tokens.resize(run.segments.size(), 0.0);
+  }
+  for (size_t n = 0; n < run.segments.size(); ++n) {
+    segment_nll_sum[n] += run.segments[n].nll_sum;
+    segment_tokens[n] += static_cast<double>(run.segments[n].tokens);
+  }
+}
+
+std::vector<double> ValidationTotals::packed() const {
+  std::vector<double> out{nll_sum, tokens, last_nll_sum, last_tokens};
+  out.insert(out.end(), segment_nll_sum.begin(), segment_nll_sum.end());
+  out.insert(out.end(), segment_tokens.begin(), segment_tokens.end());
+  return out;
+}
+
+void ValidationTotals::unpack(const std::vector<double>& values) {
+  nll_sum = values.at(0);
+  tokens = values.at(1);
+  last_nll_sum = values.at(2);
+  last_tokens = values.at(3);
+  const size_t segments = (values.size() - 4) / 2;
+  segment_nll_sum.assign(values.begin() + 4, values.begin() + 4 + static_cast<std::ptrdiff_t>(segments));
+  segment_tokens.assign(values.begin() + 4 + static_cast<std::ptrdiff_t>(segments), values.end());
 }
 
 ValidationTotals validate(torch::nn::Module& model, int64_t batches, const std::function<BatchNll()>& forward_next) {
@@ -25,6 +50,21 @@ ValidationTotals validate(torch::nn::Module& model, int64_t batches, const std::
   return totals;
 }
 
+namespace {
+
+// exp(mean NLL) of each segment position; null where it scored nothing.
+nlohmann::ordered_json segment_ppl(const ValidationTotals& totals) {
+  auto out = nlohmann::ordered_json::array();
+  for (size_t n = 0; n < totals.segment_nll_sum.size(); ++n) {
+    const double tokens = totals.segment_tokens[n];
+    out.push_back(tokens > 0 ? nlohmann::ordered_json(std::exp(totals.segment_nll_sum[n] / tokens))
+                             : nlohmann::ordered_json());
+  }
+  return out;
+}
+
+}  // namespace
+
 nlohmann::ordered_json validation_row(const ValidationTotals& totals, const std::string& stage, int64_t step,
                                       int64_t global_step) {
   // JSON has no NaN: a figure without tokens is null.
@@ -36,7 +76,9 @@ nlohmann::ordered_json validation_row(const ValidationTotals& totals, const std:
           {"valid_loss", number(totals.loss())},
           {"valid_ppl", number(std::exp(totals.loss()))},
           {"valid_last_ppl", number(std::exp(totals.last_loss()))},
-          {"valid_tokens", totals.tokens}};
+          {"valid_tokens", totals.tokens},
+          {"valid_segment_ppl", segment_ppl(totals)},
+          {"valid_segment_tokens", totals.segment_tokens}};
 }
 
 }  // namespace hmt

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "model/segment_runner.h"
 
@@ -17,11 +18,16 @@ namespace hmt {
 struct ValidationTotals {
   double nll_sum = 0, tokens = 0;            // every scored token
   double last_nll_sum = 0, last_tokens = 0;  // the last segment's (docs/hmt.md section 9's figure)
+  // By segment position n (S entries): where in the unroll the memory helps.
+  std::vector<double> segment_nll_sum, segment_tokens;
 
   void add(const BatchNll& run);
   // PPL = exp(mean NLL); NaN without tokens.
   double loss() const { return tokens > 0 ? nll_sum / tokens : NAN; }
   double last_loss() const { return last_tokens > 0 ? last_nll_sum / last_tokens : NAN; }
+  // All the sums as one vector (for the all-reduce across ranks), and back.
+  std::vector<double> packed() const;
+  void unpack(const std::vector<double>& values);
 };
 
 // Calls `forward_next` `batches` times under eval mode and NoGradGuard,

@@ -59,6 +59,10 @@ Loader::Loader(LoaderOptions options) : options_(std::move(options)) {
     windows_ = std::make_unique<WindowIndex>(*view_, o.segments * o.segment_length, o.cross_document);
     samples_ = windows_->size();
   }
+  HMT_CHECK(o.spread >= 0 && (o.spread == 0 || !o.shuffle),
+            "loader: spread must be >= 0 and needs shuffle false, got {} (shuffle {})", o.spread, o.shuffle);
+  split_samples_ = samples_;
+  if (o.spread > 0) samples_ = std::min(samples_, o.spread);
   const int64_t global_batch = o.batch_size * o.world;
   steps_ = samples_ / global_batch;
   HMT_CHECK(steps_ >= 1, "{}: split `{}` gives {} samples{}, fewer than one global batch of {} (batch {} x {} ranks)",
@@ -82,14 +86,15 @@ int64_t Loader::steps_per_epoch() const { return steps_; }
 std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
   if (!options_.shuffle) {
     std::vector<int64_t> order(static_cast<size_t>(samples_));
-    std::iota(order.begin(), order.end(), int64_t{0});
+    // Evenly spaced over the split; the identity when every sample is used.
+    for (int64_t i = 0; i < samples_; ++i) order[static_cast<size_t>(i)] = i * split_samples_ / samples_;
     return order;
   }
   return epoch_permutation(samples_, options_.seed, epoch);
 }
 
 std::vector<int64_t> Loader::sample(int64_t index) const {
-  HMT_CHECK(index >= 0 && index < samples_, "loader: sample {} out of range [0, {})", index, samples_);
+  HMT_CHECK(index >= 0 && index < split_samples_, "loader: sample {} out of range [0, {})", index, split_samples_);
   if (split_->is_qa()) {
     std::vector<int64_t> ids(static_cast<size_t>(split_->document_length(index)));
     split_->read(split_->document_offset(index), static_cast<int64_t>(ids.size()), ids.data());

@@ -36,7 +36,11 @@ struct LoaderOptions {
   int64_t batch_size = 1;       // B, per rank
   uint64_t seed = 0;
   int rank = 0, world = 1;
-  bool shuffle = true;                // false: samples in file order (validation/eval)
+  bool shuffle = true;  // false: samples in file order (validation/eval)
+  // n > 0: an epoch is n samples spread evenly over the split (sample
+  // floor(i * N / n) for i < n, in file order; needs shuffle false), so that
+  // a short validation still sees every part of it. 0 = every sample.
+  int64_t spread = 0;
   bool cross_document = false;        // windows cut across document boundaries (official code concatenates)
   int64_t interleave_len = 0;         // topic switching: 0 = off
   int64_t dilate_len = 0;             // dilation: 0 = off
@@ -75,7 +79,7 @@ class Loader {
   Batch next();  // this rank's next batch; after the last batch of an epoch, the next epoch begins
   LoaderState state() const;
   void restore(const LoaderState& state);  // the next next() is exactly what an uninterrupted run would get
-  int64_t samples_per_epoch() const;       // all ranks together
+  int64_t samples_per_epoch() const;       // all ranks together (n with `spread`)
   int64_t steps_per_epoch() const;         // global batches per epoch (the same on every rank)
   const LoaderOptions& options() const;
 
@@ -96,6 +100,7 @@ class Loader {
   std::unique_ptr<DocumentView> view_;
   std::unique_ptr<WindowIndex> windows_;
   int64_t samples_ = 0, steps_ = 0;
+  int64_t split_samples_ = 0;  // samples in the split (samples_ is fewer with `spread`)
   LoaderState state_;
   int64_t order_epoch_ = -1;
   std::vector<int64_t> order_;  // epoch_order(order_epoch_)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/dist/communicator.h"
 #include "trainer/metrics.h"
+#include "trainer/run_seeds.h"
 #include "trainer/trainer.h"
 
 namespace fs = std::filesystem;
@@ -140,6 +142,19 @@ TEST_CASE("train: stage 2 starts from stage 1's final weights with a fresh optim
   CHECK(rows[0]["stage"] == "stage1");
   CHECK(rows.back()["stage"] == "stage2");
   CHECK(rows.back()["kind"] == "valid");
+  {
+    // Per segment position: S entries whose token-weighted mean NLL is the loss.
+    const auto& v = rows.back();
+    REQUIRE(v["valid_segment_ppl"].size() == static_cast<size_t>(both.train.stage2.segments));
+    double nll = 0, tokens = 0;
+    for (size_t n = 0; n < v["valid_segment_ppl"].size(); ++n) {
+      const double t = v["valid_segment_tokens"][n].get<double>();
+      nll += t * std::log(v["valid_segment_ppl"][n].get<double>());
+      tokens += t;
+    }
+    CHECK(tokens == v["valid_tokens"].get<double>());
+    CHECK(nll / tokens == Approx(v["valid_loss"].get<double>()).epsilon(1e-9));
+  }
   for (const auto& row : rows)
     if (row["kind"] == "train") CHECK(std::isfinite(row["loss"].get<double>()));
 
@@ -376,6 +391,119 @@ TEST_CASE("train: a backbone stage pre-trains and its checkpoint starts the HMT 
   REQUIRE(train_here(fresh).exit_code == 0);
   auto with = train_rows(hmt_run.runtime.run_dir), without = train_rows(fresh.runtime.run_dir);
   CHECK(with.front()["loss"].get<double>() < without.front()["loss"].get<double>());
+}
+
+TEST_CASE("train: hmt.memory is drawn from the table the run trains with; T, wq, wk when stage 2 starts",
+          "[trainer][train]") {
+  // The official recipe (docs/hmt.md section 5): a backbone pre-trained
+  // elsewhere, then the memory drawn from its table, not from the random
+  // table the model was built with.
+  auto dir = hmt::test::temp_dir("train_fresh_draws");
+  auto pre = experiment(dir, "pre");
+  pre.train.stages = {hmt::StageKind::Backbone};
+  pre.train.backbone.steps = 6;
+  pre.train.backbone.lr = 5e-2;
+  REQUIRE(train_here(pre).exit_code == 0);
+  const auto pre_end = final_checkpoint(pre.runtime.run_dir);
+
+  auto run = experiment(dir, "run");
+  // Steps too small to move a float: the final weights are the draws.
+  run.train.stage1.steps = 1;
+  run.train.stage2.steps = 1;
+  run.train.stage1.lr = run.train.stage2.lr = 1e-30;
+  run.train.validation.batches = 0;
+  hmt::TrainOptions from;
+  from.init_from = pre_end;
+  REQUIRE(train_here(run, from).exit_code == 0);
+  auto trained = hmt::load_run(final_checkpoint(run.runtime.run_dir));
+  auto params = trained.model->named_parameters();
+
+  // The independent expectation: the rule of section 2 against the loaded table.
+  auto table = hmt::load_run(pre_end).model->backbone().embed(torch::arange(*run.model.vocab_size));
+  const double scale = table.to(torch::kDouble).std().item<double>();
+  const int64_t d = *run.model.hidden_size, h = run.hmt.recall.hidden_dim;
+  torch::manual_seed(hmt::stage_init_seed(run.runtime.seed, hmt::StageKind::Stage1));
+  auto memory = torch::randn({1, d}) * scale;
+  torch::manual_seed(hmt::stage_init_seed(run.runtime.seed, hmt::StageKind::Stage2));
+  auto prompt = torch::randn({1, d}) * scale;
+  auto wq = torch::empty({h, d}), wk = torch::empty({h, d});
+  torch::nn::init::kaiming_uniform_(wq, /*a=*/std::sqrt(5.0));
+  torch::nn::init::kaiming_uniform_(wk, /*a=*/std::sqrt(5.0));
+  CHECK(torch::equal(params["hmt.memory"], memory));
+  CHECK(torch::equal(params["hmt.summary_prompt"], prompt));
+  CHECK(torch::equal(params["hmt.recall.wq.weight"], wq));
+  CHECK(torch::equal(params["hmt.recall.wk.weight"], wk));
+
+  // A memory stage's checkpoint brings its trained memory: stage 2 alone from
+  // it keeps hmt.memory and draws only T, wq, wk, from that checkpoint's table.
+  auto moved = experiment(dir, "moved");
+  moved.train.stages = {hmt::StageKind::Stage1};
+  moved.train.stage1.steps = 2;
+  moved.train.stage1.lr = 1e-2;
+  REQUIRE(train_here(moved, from).exit_code == 0);
+  const auto stage1_end = final_checkpoint(moved.runtime.run_dir);
+  auto stage1 = hmt::load_run(stage1_end).model;
+  auto trained_memory = stage1->named_parameters()["hmt.memory"].clone();
+  CHECK_FALSE(torch::equal(trained_memory, memory));
+  auto second = experiment(dir, "second");
+  second.train.stages = {hmt::StageKind::Stage2};
+  second.train.stage2.steps = 1;
+  second.train.stage2.lr = 1e-30;
+  second.train.validation.batches = 0;
+  hmt::TrainOptions from_stage1;
+  from_stage1.init_from = stage1_end;
+  REQUIRE(train_here(second, from_stage1).exit_code == 0);
+  auto kept = hmt::load_run(final_checkpoint(second.runtime.run_dir)).model->named_parameters();
+  CHECK(torch::equal(kept["hmt.memory"], trained_memory));
+  const double scale1 =
+      stage1->backbone().embed(torch::arange(*run.model.vocab_size)).to(torch::kDouble).std().item<double>();
+  torch::manual_seed(hmt::stage_init_seed(run.runtime.seed, hmt::StageKind::Stage2));
+  CHECK(torch::equal(kept["hmt.summary_prompt"], torch::randn({1, d}) * scale1));
+}
+
+TEST_CASE("train: a curriculum over unroll depth steps S up by level and resumes mid-level and at a level's start",
+          "[trainer][train]") {
+  auto dir = hmt::test::temp_dir("train_curriculum");
+  auto make = [&](const std::string& run) {
+    auto c = experiment(dir, run);
+    c.train.stages = {hmt::StageKind::Stage2};
+    c.train.stage2.steps = 5;
+    c.train.stage2.curriculum = {1, 3};
+    c.train.stage2.curriculum_steps = {2, 3};
+    c.train.checkpoint.every = 1;
+    c.train.checkpoint.keep = 10;
+    return c;
+  };
+  auto whole = make("whole");
+  REQUIRE(train_here(whole).exit_code == 0);
+  auto rows = train_rows(whole.runtime.run_dir);
+  std::vector<double> tokens;
+  for (const auto& row : rows)
+    if (row["kind"] == "train") tokens.push_back(row["tokens"].get<double>());
+  // B = 2 rows of S*L scored tokens (L = 8): level 0 has S = 1, level 1 S = 3.
+  CHECK(tokens == std::vector<double>{16, 16, 48, 48, 48});
+
+  // Resumed after step 1 (inside level 0) and after step 2 (level 1's first
+  // step comes next): both end exactly as the uninterrupted run.
+  for (int64_t after : {1, 2}) {
+    INFO("resumed after step " << after);
+    auto part = make("after" + std::to_string(after));
+    fs::copy(whole.runtime.run_dir, part.runtime.run_dir, fs::copy_options::recursive);
+    for (const auto& entry : fs::directory_iterator(fs::path(part.runtime.run_dir) / "checkpoints"))
+      if (entry.path().filename().string() > hmt::checkpoint_name("stage2", after)) fs::remove_all(entry.path());
+    hmt::TrainOptions resume;
+    resume.resume = true;
+    REQUIRE(train_here(part, resume).exit_code == 0);
+    check_same_run(whole.runtime.run_dir, part.runtime.run_dir);
+  }
+
+  auto bad = make("bad");
+  bad.train.stage2.curriculum_steps = {2, 2};
+  const std::string path = write_experiment(dir, bad);
+  CHECK_THROWS_WITH(hmt::load_experiment(path, {}),
+                    Catch::Contains("train.stage2.curriculum_steps: needs one entry per level of "
+                                    "train.stage2.curriculum (2 given for 2), summing to train.stage2.steps = 5 "
+                                    "(they sum to 4)"));
 }
 
 TEST_CASE("train: wrong start modes and stage lists are errors that say what to do", "[trainer][train]") {

@@ -183,6 +183,31 @@ TEST_CASE("loader: restore continues with exactly the next batch, mid-epoch and 
   CHECK(states[steps + 1].to_json().dump() == R"({"epoch":1,"step":1})");
 }
 
+TEST_CASE("loader: spread takes n samples evenly over the whole split, in file order", "[data][loader][windows]") {
+  auto dir = hmt::test::temp_dir("loader_spread");
+  const std::vector<int64_t> lengths = {10, 25, 3, 17, 5};
+  auto path = hmt::test::write_lm_store((dir / "d.h5").string(), lengths);
+  auto expected = expected_windows(lengths, 4);  // 13 windows
+  auto o = lm_options(path, /*s=*/2, /*l=*/2, /*b=*/2);
+  o.shuffle = false;
+  o.spread = 4;
+  Loader loader(o);
+  CHECK(loader.samples_per_epoch() == 4);
+  CHECK(loader.steps_per_epoch() == 2);
+  // floor(i * 13 / 4): windows 0, 3, 6, 9 -- the last document's part included.
+  std::vector<int64_t> seen;
+  for (int step = 0; step < 2; ++step) {
+    auto batch = loader.next();
+    for (int64_t r = 0; r < 2; ++r) CHECK(row(batch.ids, r) == expected[static_cast<size_t>(batch.samples[r])]);
+    seen.insert(seen.end(), batch.samples.begin(), batch.samples.end());
+  }
+  CHECK(seen == std::vector<int64_t>{0, 3, 6, 9});
+  o.spread = 100;  // more than the split has: every window
+  CHECK(Loader(o).samples_per_epoch() == 13);
+  o.shuffle = true;
+  CHECK_THROWS_WITH(Loader(o), Catch::Contains("needs shuffle false"));
+}
+
 TEST_CASE("loader: bad loader states and options are clear errors", "[data][loader][errors]") {
   auto dir = hmt::test::temp_dir("loader_errors");
   auto path = hmt::test::write_lm_store((dir / "d.h5").string(), {40, 33});
