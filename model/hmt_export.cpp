@@ -73,7 +73,11 @@ HmtConfig parse_hmt_config_file(const std::string& path) {
   return config::parse_struct<HmtConfig>(tree);
 }
 
-bool is_hmt_export(const std::string& dir) { return fs::exists(fs::path(dir) / kHmtTensorsFile); }
+bool is_hmt_export(const std::string& dir) {
+  // Either file marks one: an export with one of them gone is a damaged
+  // export (load_hmt_export names the missing file), not a plain backbone.
+  return fs::exists(fs::path(dir) / kHmtTensorsFile) || fs::exists(fs::path(dir) / kHmtConfigFile);
+}
 
 namespace {
 

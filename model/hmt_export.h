@@ -36,7 +36,8 @@ void save_backbone_export(HmtModel& model, const std::string& dir, const std::st
 // enabled in hmt_config.json without the recall tensors).
 std::shared_ptr<HmtModel> load_hmt_export(const std::string& dir);
 
-// An export is recognised by its hmt.safetensors (a plain HF directory has none).
+// An export is recognised by its hmt.safetensors or its hmt_config.json (a
+// plain HF directory has neither); load_hmt_export then requires both.
 bool is_hmt_export(const std::string& dir);
 
 // hmt_config.json <-> HmtConfig. Parsing requires every key; `source` names

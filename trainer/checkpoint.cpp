@@ -142,7 +142,7 @@ TrainerState TrainerState::from_json(const nlohmann::json& json, const std::stri
   return s;
 }
 
-std::string resume_hash(const ExperimentConfig& config) {
+ExperimentConfig computed_part(const ExperimentConfig& config) {
   ExperimentConfig fixed = config;
   const RuntimeConfig defaults;
   fixed.runtime.run_dir = defaults.run_dir;
@@ -150,8 +150,10 @@ std::string resume_hash(const ExperimentConfig& config) {
   fixed.runtime.log_level = defaults.log_level;
   // Collective settings (backend, buckets, timeout) do not change what is computed.
   fixed.dist = DistConfig{};
-  return config_hash(fixed);
+  return fixed;
 }
+
+std::string resume_hash(const ExperimentConfig& config) { return config_hash(computed_part(config)); }
 
 std::string checkpoint_name(const std::string& stage, int64_t step) {
   return fmt::format("{}{}{:06d}", stage, kStepTag, step);

@@ -54,6 +54,8 @@ struct TrainerState {
 // the keys that may change between calls (runtime.run_dir, threads,
 // log_level, and the dist: section).
 std::string resume_hash(const ExperimentConfig& config);
+// The experiment with those keys at their defaults: what every rank must agree on.
+ExperimentConfig computed_part(const ExperimentConfig& config);
 
 // "stage1-step000200".
 std::string checkpoint_name(const std::string& stage, int64_t step);

@@ -17,6 +17,7 @@
 #include "model/backbone_runner.h"
 #include "trainer/checkpoint.h"
 #include "trainer/dist/communicator.h"
+#include "trainer/dist/config_agreement.h"
 #include "trainer/dist/grad_reducer.h"
 #include "trainer/dist/param_sync.h"
 #include "trainer/lr_schedule.h"
@@ -90,6 +91,14 @@ class Trainer {
 
 void Trainer::start() {
   comm_.barrier();  // rank 0 has created the run directory
+  {
+    // Before anything is built: another lr or seed on one rank would drift
+    // the replicas apart silently, another model would fail in a raw MPI error.
+    std::error_code ec;
+    const auto bytes = config_.data.path.empty() ? 0 : fs::file_size(config_.data.path, ec);
+    dist::check_ranks_agree(comm_, dist::flatten_yaml(to_yaml(computed_part(config_))) +
+                                       fmt::format("data.path bytes: {}\n", ec ? 0 : bytes));
+  }
   const bool has_checkpoints = !list_checkpoints(run_dir_).empty();
   if (!options_.init_from.empty())
     HMT_CHECK(!has_checkpoints && !options_.resume,

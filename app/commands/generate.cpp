@@ -207,18 +207,14 @@ void add_generate(CLI::App& app, Action& action) {
   cmd->add_option("--tokenizer", args->tokenizer,
                   "tokenizer file or directory (default: the one in EXPORT_DIR, if any)");
   cmd->add_option("--max-new-tokens", args->max_new_tokens, "stop after this many generated tokens")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->capture_default_str();
   cmd->add_flag("--greedy", args->sampling.greedy, "argmax decoding (ignores temperature, top-k, top-p)");
   cmd->add_option("--temperature", args->sampling.temperature, "softmax temperature, > 0")->capture_default_str();
   cmd->add_option("--top-k", args->sampling.top_k, "sample among the k most likely tokens (0 = all)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->capture_default_str();
   cmd->add_option("--top-p", args->sampling.top_p, "nucleus: the smallest set with probability >= p (1 = all)")
       ->capture_default_str();
-  cmd->add_option("--seed", args->seed, "seed of the sampler's own generator")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", args->seed, "seed of the sampler's own generator")->capture_default_str();
   cmd->add_flag("--add-bos", args->add_bos, "put the tokenizer's bos token before a text prompt's ids");
   cmd->add_flag("--ignore-eos", args->ignore_eos, "do not stop at the eos token (always --max-new-tokens)");
   cmd->add_option("--ids-out", args->ids_out, "write the generated ids (eos included) to this file");
@@ -227,9 +223,7 @@ void add_generate(CLI::App& app, Action& action) {
                 "timings, text with a tokenizer)");
   cmd->add_flag("--no-kv-cache", args->no_kv_cache,
                 "recompute the open segment's whole pass for every token (the slow reference path)");
-  cmd->add_option("--threads", args->threads, "intra-op threads (0 = all cores)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", args->threads, "intra-op threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->callback([&action, args] { action = [args] { return run_generate(*args); }; });
 }

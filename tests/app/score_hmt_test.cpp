@@ -165,4 +165,13 @@ TEST_CASE("score: errors for exports and for --grads on a plain HF directory", "
   auto missing = run_hmt("score '" + (dir / "export").string() + "' --ids '" + ids_file + "' --json");
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Catch::Contains((dir / "export" / "hmt_config.json").string()));
+
+  // The reverse: hmt_config.json says HMT, hmt.safetensors is gone. Scoring it
+  // as a plain backbone (exit 0) would hide the loss of the memory.
+  hmt::save_hmt_export(*model, (dir / "export2").string());
+  fs::remove(dir / "export2" / "hmt.safetensors");
+  auto no_tensors = run_hmt("score '" + (dir / "export2").string() + "' --ids '" + ids_file + "' --json");
+  CHECK(no_tensors.exit_code == 1);
+  CHECK_THAT(no_tensors.err,
+             Catch::Contains((dir / "export2" / "hmt.safetensors").string()) && Catch::Contains("missing"));
 }

@@ -149,6 +149,21 @@ TEST_CASE("hmt_export: missing files name the file", "[export]") {
   REQUIRE_THROWS_WITH(hmt::load_hmt_export("/nonexistent/export"), Contains("/nonexistent/export"));
 }
 
+TEST_CASE("hmt_export: an export with either hmt file gone is still an export, and refused", "[export]") {
+  for (const char* file : {"hmt_config.json", "hmt.safetensors"}) {
+    INFO(file);
+    auto dir = fresh_export("export_half", /*recall=*/false);
+    fs::remove(dir / file);
+    CHECK(hmt::is_hmt_export(dir.string()));  // not scored as a plain backbone
+    REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()), Contains((dir / file).string()) && Contains("missing"));
+  }
+  // A plain HF directory has neither file.
+  auto plain = fresh_export("export_plain", /*recall=*/false);
+  fs::remove(plain / "hmt_config.json");
+  fs::remove(plain / "hmt.safetensors");
+  CHECK_FALSE(hmt::is_hmt_export(plain.string()));
+}
+
 TEST_CASE("hmt_export: bad hmt_config.json keys name the file and the key", "[export]") {
   struct Case {
     const char* what;

@@ -62,6 +62,13 @@ class TwoRankStandIn : public dist::Communicator {
   int delay_;
 };
 
+// The communicator of the [mpi] cases (MPI under mpirun, else single).
+inline std::unique_ptr<dist::Communicator> mpi_communicator() {
+  DistConfig config;
+  config.timeout = 60;  // a failed REQUIRE on one rank aborts the job instead of hanging it
+  return dist::make_communicator(config, torch::Device(torch::kCPU));
+}
+
 inline std::shared_ptr<HmtModel> tiny_dist_model(uint64_t seed = 7) {
   auto config = tiny_hmt_config(/*segment_length=*/4, /*sensory=*/2, /*recall=*/true, /*context=*/3);
   return tiny_hmt(Family::Llama, config, torch::kFloat, /*dropout=*/0.0, seed);

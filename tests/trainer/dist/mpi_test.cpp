@@ -13,11 +13,7 @@
 namespace hmt::dist {
 namespace {
 
-std::unique_ptr<Communicator> mpi_communicator() {
-  DistConfig config;
-  config.timeout = 60;  // a failed REQUIRE on one rank aborts the job instead of hanging it
-  return make_communicator(config, torch::Device(torch::kCPU));
-}
+using test::mpi_communicator;
 
 // What rank r holds in the collective tests.
 torch::Tensor rank_values(int rank, torch::Dtype dtype) {
