@@ -8,7 +8,7 @@
 namespace hmt::detail {
 
 void c_api_failure(const char* library, const char* call, const char* file, int line, const std::string& library_text) {
-  fail("{} call failed at {}:{}: {}: {}", library, file, line, call, library_text);
+  throw CApiError(library, fmt::format("{} call failed at {}:{}: {}: {}", library, file, line, call, library_text));
 }
 
 std::string mpi_error_text(int code) {

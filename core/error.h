@@ -3,6 +3,7 @@
 // key or line at fault; main() prints them and exits non-zero.
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,18 @@ namespace hmt {
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+// A failed call into a C library (MPI, NCCL, HDF5, CUDA) as the check
+// macros of core/c_api_check.h report it, so that a caller can tell a failed
+// write of its output (a full disk) from bad input.
+class CApiError : public Error {
+ public:
+  CApiError(std::string library, const std::string& what) : Error(what), library_(std::move(library)) {}
+  const std::string& library() const { return library_; }
+
+ private:
+  std::string library_;
 };
 
 template <typename... Args>

@@ -374,24 +374,35 @@ PrepareResult prepare_dataset(const PrepareOptions& o) {
   if (auto filler = tokenizer.encode("$"); !filler.empty()) header.filler_id = filler.front();
   header.inputs_sha256 = hash;
   const std::string partial = o.out + ".partial";
-  TokenStoreWriter writer(partial, header);
-  result.resumed = writer.resumed();
+  try {
+    TokenStoreWriter writer(partial, header);
+    result.resumed = writer.resumed();
 
-  std::map<std::string, std::string> metadata;
-  if (o.dataset == "pg19") metadata = read_pg19_metadata(jobs.front().plan.extra.at(0));
-  Warnings warnings(o.progress);
-  const Context ctx{o, tokenizer, result.threads, warnings};
-  std::vector<std::string> names;
-  const auto tokenize_start = std::chrono::steady_clock::now();
-  for (const auto& job : jobs) {
-    names.push_back(job.plan.name);
-    if (writer.split_complete(job.plan.name)) continue;
-    SplitWriter split = writer.begin_split(job.plan.name, o.dataset == "pubmedqa", job.sources);
-    result.source_bytes += o.dataset == "pubmedqa" ? prepare_qa_split(ctx, job.plan, split)
-                                                   : prepare_lm_split(ctx, job.plan, split, metadata);
+    std::map<std::string, std::string> metadata;
+    if (o.dataset == "pg19") metadata = read_pg19_metadata(jobs.front().plan.extra.at(0));
+    Warnings warnings(o.progress);
+    const Context ctx{o, tokenizer, result.threads, warnings};
+    std::vector<std::string> names;
+    const auto tokenize_start = std::chrono::steady_clock::now();
+    for (const auto& job : jobs) {
+      names.push_back(job.plan.name);
+      if (writer.split_complete(job.plan.name)) continue;
+      SplitWriter split = writer.begin_split(job.plan.name, o.dataset == "pubmedqa", job.sources);
+      result.source_bytes += o.dataset == "pubmedqa" ? prepare_qa_split(ctx, job.plan, split)
+                                                     : prepare_lm_split(ctx, job.plan, split, metadata);
+    }
+    writer.finish(names);
+    result.tokenize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tokenize_start).count();
+  } catch (const CApiError& e) {
+    // HDF5 failed to write the output (a full disk, a quota): the writer is
+    // closed by now (its flush failed too), and a file cut off mid-write must
+    // not be resumed from. Bad input, by contrast, leaves the partial file for
+    // the next run to continue.
+    std::error_code ec;
+    fs::remove(partial, ec);
+    fail("{}\n{}: not written; the partial file {} was removed{}", e.what(), o.out, partial,
+         fs::exists(o.out) ? fmt::format(" and the earlier {} is untouched", o.out) : std::string());
   }
-  writer.finish(names);
-  result.tokenize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tokenize_start).count();
   // Durable before it becomes visible under its final name.
   fsync_path(partial, O_RDONLY);
   fs::rename(partial, o.out);

@@ -30,6 +30,20 @@ void Id::reset() {
   id_ = H5I_INVALID_HID;
 }
 
+namespace {
+
+// HDF5 closes whatever is still open in an atexit handler; a file whose
+// flush failed (a full disk) crashes it there (segfault in H5F__close_cb
+// after the error was reported). Every file here is closed by its owner, so
+// the handler has nothing to do: never install it. Must run before any
+// other HDF5 call, hence a static initializer.
+const bool kNoHdf5Atexit = [] {
+  H5dont_atexit();
+  return true;
+}();
+
+}  // namespace
+
 void quiet_errors() { H5Eset_auto2(H5E_DEFAULT, /*func=*/nullptr, /*client_data=*/nullptr); }
 
 bool exists(hid_t location, const std::string& name) {

@@ -144,7 +144,7 @@ TEST_CASE("export: the export of a run scores what the run's checkpoint scores (
   }
 }
 
-TEST_CASE("export: an --out that is not empty is refused unless --force; nothing in it is touched", "[export][cli]") {
+TEST_CASE("export: an --out that is not empty is refused unless --force, nothing in it is touched", "[export][cli]") {
   auto t = trained_run("export_force", /*lora=*/false);
   const auto out = t.dir / "export";
   REQUIRE(run_hmt("export " + t.run.string() + " --out " + out.string()).exit_code == 0);
@@ -176,7 +176,7 @@ TEST_CASE("export: an --out that is not empty is refused unless --force; nothing
   CHECK(hmt::test::read_text(out / "notes.txt") == "mine\n");      // files of its own are left alone
 }
 
-TEST_CASE("eval: a run directory and its export evaluate the same; JSON, eval.json and the histogram PNG",
+TEST_CASE("eval: a run directory and its export evaluate the same, JSON, eval.json and the histogram PNG",
           "[eval][cli]") {
   auto t = trained_run("eval_cli", /*lora=*/false);
   const auto exported = t.dir / "export";

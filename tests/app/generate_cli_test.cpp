@@ -63,7 +63,7 @@ const std::vector<int32_t> kPrompt = hmt::test::tiny_document(/*length=*/13);
 
 }  // namespace
 
-TEST_CASE("generate: --max-new-tokens is exact; greedy output equals HmtGenerator on the loaded export",
+TEST_CASE("generate: --max-new-tokens is exact, greedy output equals HmtGenerator on the loaded export",
           "[generate][cli]") {
   for (const std::string family : {"llama", "gpt2", "opt"}) {
     INFO(family);

@@ -62,7 +62,7 @@ TEST_CASE("text stream: byte tokens print whole characters only, and everything 
   CHECK(printed == text);
 }
 
-TEST_CASE("text stream: a trailing U+FFFD waits for the next token; a cut character ends the stream as is",
+TEST_CASE("text stream: a trailing U+FFFD waits for the next token, a cut character ends the stream as is",
           "[generate][text_stream]") {
   ByteTokenizer tokenizer;
   TextStream stream(tokenizer, {});

@@ -21,7 +21,7 @@ struct InterpolationEnv {
 
 }  // namespace
 
-TEST_CASE("config interpolation: ${a.b} alone copies the node with its type; nested references resolve", "[config]") {
+TEST_CASE("config interpolation: ${a.b} alone copies the node with its type, nested references resolve", "[config]") {
   InterpolationEnv env;
   auto tree = hmt::compose_config(config_fixture("exp/interpolation.yaml"), {});
   const hmt::ConfigNode* hidden = tree.find("model.hidden_size");
@@ -33,7 +33,7 @@ TEST_CASE("config interpolation: ${a.b} alone copies the node with its type; nes
   CHECK(copy->items.at(1).scalar == "2");
 }
 
-TEST_CASE("config interpolation: ${...} inside text becomes the scalar's text; \\${ is literal", "[config]") {
+TEST_CASE("config interpolation: ${...} inside text becomes the scalar's text, escaped ${ is literal", "[config]") {
   InterpolationEnv env;
   auto tree = hmt::compose_config(config_fixture("exp/interpolation.yaml"), {});
   CHECK(tree.find("runtime.run_dir")->scalar == "runs/tiny-128");

@@ -15,7 +15,7 @@ TEST_CASE("peak_memory: status fields parse to bytes", "[peak_memory]") {
   REQUIRE_THROWS_WITH(hmt::status_field_bytes("VmHWM:\tlots\n", "VmHWM"), Contains("VmHWM:\tlots"));
 }
 
-TEST_CASE("peak_memory: touching 64 MiB raises the peak; a reset brings it back down where allowed", "[peak_memory]") {
+TEST_CASE("peak_memory: touching 64 MiB raises the peak, a reset brings it back down where allowed", "[peak_memory]") {
   constexpr size_t kBytes = size_t{64} << 20;
   auto before = hmt::resident_memory();
   CHECK(before.rss_bytes > 0);

@@ -9,7 +9,7 @@
 
 namespace fs = std::filesystem;
 
-TEST_CASE("staging dir: publish replaces the target whole; an unpublished one is removed", "[core][staging]") {
+TEST_CASE("staging dir: publish replaces the target whole, an unpublished one is removed", "[core][staging]") {
   auto dir = hmt::test::temp_dir("staging_dir");
   const fs::path target = dir / "export";
   fs::path abandoned;

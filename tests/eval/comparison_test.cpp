@@ -32,7 +32,7 @@ TEST_CASE("compare: PPL by context side by side, missing contexts as '-', HMT's 
   CHECK(table.find("whole documents") == std::string::npos);
 }
 
-TEST_CASE("compare: run figures per stage from metrics.jsonl; bad arguments named", "[eval]") {
+TEST_CASE("compare: run figures per stage from metrics.jsonl, bad arguments named", "[eval]") {
   const auto dir = hmt::test::temp_dir("compare_runs");
   {
     hmt::MetricsLog log((dir / "metrics.jsonl").string());

@@ -154,7 +154,7 @@ TEST_CASE("gpt2 rejects sequences longer than n_positions", "[backbone][gpt2]") 
   CHECK_THROWS_WITH(model->forward(embeds), Catch::Contains("n_positions"));
 }
 
-TEST_CASE("gpt2 dropout replays after re-seeding; each knob is wired", "[backbone][gpt2]") {
+TEST_CASE("gpt2 dropout replays after re-seeding, each knob is wired", "[backbone][gpt2]") {
   const std::vector<int64_t> ids{4, 8, 15, 16, 23, 42};
   test::check_dropout_replay(*random_double_gpt2(tiny_gpt2(), /*seed=*/32), ids);
 

@@ -34,7 +34,7 @@ bool same_parameters(torch::nn::Module& a, torch::nn::Module& b) {
   return true;
 }
 
-TEST_CASE("hmt builder: one config, one model; another seed, another model", "[model][builder]") {
+TEST_CASE("hmt builder: one config, one model, another seed, another model", "[model][builder]") {
   auto config = tiny_experiment();
   auto a = build_hmt_model(config);
   auto b = build_hmt_model(config);

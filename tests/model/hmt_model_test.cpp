@@ -93,7 +93,7 @@ TEST_CASE("hmt model: hmt_tensors follows recall and load_hmt_tensors round-trip
   CHECK_NOTHROW(target->load_hmt_tensors(stage1, "s1.safetensors"));
 }
 
-TEST_CASE("hmt model: segment_pass is one backbone call over [m ; s ; H ; m]", "[hmt][hmt_model]") {
+TEST_CASE("hmt model: segment_pass is one backbone call over [m, s, H, m]", "[hmt][hmt_model]") {
   for (Family family : {Family::Llama, Family::Gpt2, Family::Opt}) {
     INFO(test::family_label(family));
     auto config = test::tiny_hmt_config(/*segment_length=*/5, /*sensory=*/3, /*recall=*/false, /*context=*/2);

@@ -206,7 +206,7 @@ TEST_CASE("opt left-padded rows equal the rows alone", "[backbone][opt]") {
   }
 }
 
-TEST_CASE("opt dropout replays after re-seeding; each knob is wired", "[backbone][opt]") {
+TEST_CASE("opt dropout replays after re-seeding, each knob is wired", "[backbone][opt]") {
   const std::vector<int64_t> ids{4, 8, 15, 16, 23, 42};
   test::check_dropout_replay(*random_double_opt(post_ln_projected(), /*seed=*/34), ids);
   auto only = [](double resid, double attn) {

@@ -141,7 +141,7 @@ TEST_CASE("sampling: top-p applies to the renormalised top-k distribution", "[sa
   CHECK(dist[4] == 0.0);
 }
 
-TEST_CASE("sampling: draws follow the distribution; the same seed gives the same draws", "[sampling]") {
+TEST_CASE("sampling: draws follow the distribution, the same seed gives the same draws", "[sampling]") {
   const std::vector<double> probs = {0.1, 0.6, 0.3};
   auto logits = logits_of_probs(probs);
   Sampler a(sampling(1.0, 0, 1.0), /*seed=*/42), b(sampling(1.0, 0, 1.0), /*seed=*/42);
@@ -167,7 +167,7 @@ TEST_CASE("sampling: draws follow the distribution; the same seed gives the same
   }
 }
 
-TEST_CASE("sampling: tokens outside top-k / top-p are never drawn; float32 logits work", "[sampling]") {
+TEST_CASE("sampling: tokens outside top-k / top-p are never drawn, float32 logits work", "[sampling]") {
   auto logits = torch::tensor({2.0f, 1.9f, 1.8f, -3.0f, 0.0f});
   Sampler sampler(sampling(1.5, 2, 1.0), /*seed=*/7);
   std::vector<int64_t> seen(5, 0);

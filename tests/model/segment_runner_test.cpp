@@ -17,7 +17,7 @@ using test::relative_difference;
 
 const Family kFamilies[] = {Family::Llama, Family::Gpt2, Family::Opt};
 
-TEST_CASE("segment runner: one segment without recall is the backbone over [memory ; x ; memory]",
+TEST_CASE("segment runner: one segment without recall is the backbone over [memory, x, memory]",
           "[hmt][segment_runner]") {
   for (Family family : kFamilies) {
     INFO(test::family_label(family));

@@ -393,7 +393,7 @@ TEST_CASE("train: a backbone stage pre-trains and its checkpoint starts the HMT 
   CHECK(with.front()["loss"].get<double>() < without.front()["loss"].get<double>());
 }
 
-TEST_CASE("train: hmt.memory is drawn from the table the run trains with; T, wq, wk when stage 2 starts",
+TEST_CASE("train: hmt.memory is drawn from the table the run trains with, T, wq, wk when stage 2 starts",
           "[trainer][train]") {
   // The official recipe (docs/hmt.md section 5): a backbone pre-trained
   // elsewhere, then the memory drawn from its table, not from the random

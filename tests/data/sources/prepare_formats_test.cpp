@@ -18,7 +18,7 @@ fs::path fixture(const std::string& relative) { return hmt::test::fixtures() / "
 
 }  // namespace
 
-TEST_CASE("wikitext: top-level headings start articles; section headings do not", "[data][wikitext]") {
+TEST_CASE("wikitext: top-level headings start articles, section headings do not", "[data][wikitext]") {
   CHECK(hmt::wikitext_title(" = Alpha = ") == std::string("Alpha"));
   CHECK(hmt::wikitext_title(" = A = B = ") == std::string("A = B"));
   CHECK(!hmt::wikitext_title(" = = History = = "));
@@ -68,7 +68,7 @@ TEST_CASE("wikitext: the shared validation split, byte for byte", "[data][wikite
   CHECK(split.sources().at(0).sha256 == hmt::sha256_file(file.string()));
 }
 
-TEST_CASE("pg19: books are documents named by id; metadata.csv is read as CSV", "[data][pg19]") {
+TEST_CASE("pg19: books are documents named by id, metadata.csv is read as CSV", "[data][pg19]") {
   auto dir = hmt::test::temp_dir("prepare_pg19");
   auto result = hmt::prepare_dataset(hmt::test::prepare_fixture_options("pg19", fixture("pg19"), dir / "p.h5"));
   hmt::TokenStore store(result.out);

@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <fstream>
+
 #include "data/store/loader.h"
 #include "data/sources/prepare.h"
 #include "data/store/token_store_writer.h"
 #include "data/tokenizers/tokenizer.h"
+#include "tests/app/run_command.h"
 #include "tests/data/sources/prepare_fixture.h"
 
 namespace fs = std::filesystem;
@@ -18,7 +22,7 @@ fs::path copy_fixture(const std::string& relative, const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("prepare: a second run with the same inputs does nothing; changed inputs redo it", "[data][prepare]") {
+TEST_CASE("prepare: a second run with the same inputs does nothing, changed inputs redo it", "[data][prepare]") {
   auto dir = hmt::test::temp_dir("prepare_rerun");
   auto source = copy_fixture("pg19", dir);
   auto options = hmt::test::prepare_fixture_options("pg19", source, dir / "p.h5");
@@ -81,7 +85,7 @@ TEST_CASE("prepare: an interrupted run continues from OUT.partial, keeping finis
   CHECK(!hmt::prepare_dataset(other).resumed);
 }
 
-TEST_CASE("prepare: a failing run leaves no OUT; a foreign OUT is never replaced", "[data][prepare][errors]") {
+TEST_CASE("prepare: a failing run leaves no OUT, a foreign OUT is never replaced", "[data][prepare][errors]") {
   auto dir = hmt::test::temp_dir("prepare_fail");
   hmt::test::write_text(dir / "c.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n{\"text\": \"c\"}\n{broken\n");
   auto options = hmt::test::prepare_fixture_options("text", dir / "c.jsonl", dir / "o.h5");
@@ -131,4 +135,47 @@ TEST_CASE("prepare: the loader reads a prepared PG-19 sample as the tokenizer en
   auto batch = loader.next();
   for (int64_t r = 0; r < 2; ++r)
     for (int64_t t = 0; t < 1025; ++t) REQUIRE(batch.ids[r][t].item<int64_t>() == book[r * 1024 + t]);
+}
+
+TEST_CASE("prepare: a full disk is an error naming the file, no partial file, the earlier output intact",
+          "[data][prepare]") {
+  auto dir = hmt::test::temp_dir("prepare_full_disk");
+  // 4 MB of text: 17 MB of int32 ids under the byte tokenizer, far more than the disk.
+  fs::create_directories(dir / "corpus");
+  {
+    std::ofstream text(dir / "corpus" / "big.txt");
+    for (int i = 0; i < 200000; ++i) text << "line " << i << " of filler\n";
+  }
+  const fs::path disk = dir / "disk";
+  fs::create_directories(disk);
+  // A 1 MiB tmpfs is a full disk on demand; it needs root (CI runs as root).
+  const std::string mount = "mount -t tmpfs -o size=1m tmpfs '" + disk.string() + "' 2>/dev/null";
+  if (std::system(mount.c_str()) != 0) {
+    WARN("skipped: cannot mount a tmpfs here (not root?)");
+    return;
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { std::system(("umount '" + path + "'").c_str()); }
+  } unmount{disk.string()};
+  // The earlier output: a small prepared file under the same name.
+  const fs::path out = disk / "p.h5";
+  hmt::prepare_dataset(hmt::test::prepare_fixture_options("text", hmt::test::fixtures() / "data" / "text" / "folder",
+                                                          dir / "small.h5"));
+  fs::copy_file(dir / "small.h5", out);
+  const std::string earlier = hmt::test::slurp(out);
+  auto options = hmt::test::prepare_fixture_options("text", dir / "corpus", out);
+  CHECK_THROWS_WITH(hmt::prepare_dataset(options), Catch::Contains("No space left on device") &&
+                                                       Catch::Contains(out.string() + ": not written") &&
+                                                       Catch::Contains("was removed and the earlier"));
+  CHECK_FALSE(fs::exists(out.string() + ".partial"));
+  CHECK(hmt::test::slurp(out) == earlier);
+
+  // The command: a clean error and exit 1, not a crash at exit (HDF5's atexit handler).
+  auto cli = hmt::test::run_hmt("prepare --dataset text --source '" + (dir / "corpus").string() + "' --tokenizer '" +
+                                hmt::test::bytes_tokenizer() + "' --out '" + out.string() + "' --threads 1 --quiet");
+  CHECK(cli.exit_code == 1);
+  CHECK_THAT(cli.err, Catch::Contains(out.string()));
+  CHECK_FALSE(fs::exists(out.string() + ".partial"));
+  CHECK(hmt::test::slurp(out) == earlier);
 }

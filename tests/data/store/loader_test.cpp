@@ -88,7 +88,7 @@ TEST_CASE("loader: cross_document windows run over the concatenated split", "[da
   CHECK(loader.sample(1) == std::vector<int64_t>{6, 7, 8, 9, 1000, 1001, 1002});
 }
 
-TEST_CASE("loader: W ranks share one permutation; their union is the single-process batch", "[data][loader][shard]") {
+TEST_CASE("loader: W ranks share one permutation, their union is the single-process batch", "[data][loader][shard]") {
   auto dir = hmt::test::temp_dir("loader_shard");
   std::vector<int64_t> lengths(9, 0);
   for (size_t d = 0; d < lengths.size(); ++d) lengths[d] = 20 + 7 * static_cast<int64_t>(d);

@@ -38,7 +38,8 @@ TEST_CASE("pre-tokenizer regex: U+180E is not whitespace, as in HF tokenizers", 
         V{"a", kSeparator, "b", " " + kSeparator, "c"});
 }
 
-TEST_CASE("pre-tokenizer regex: the rewrite leaves escapes, literal ] and POSIX classes alone", "[tokenizer]") {
+TEST_CASE("pre-tokenizer regex: the rewrite leaves escapes, a literal closing bracket and POSIX classes alone",
+          "[tokenizer]") {
   CHECK(hmt::hf_whitespace(R"(a\d+[\]x][[:alpha:]]\\s)") == R"(a\d+[\]x][[:alpha:]]\\s)");
   CHECK(hmt::hf_whitespace(R"([]s])") == R"([]s])");
   const std::string space =
@@ -48,7 +49,8 @@ TEST_CASE("pre-tokenizer regex: the rewrite leaves escapes, literal ] and POSIX 
   CHECK(hmt::hf_whitespace(R"([^\S])") == R"((?:(?!\x{180E})[^\S]))");
 }
 
-TEST_CASE("pre-tokenizer regex: a negated \\S class leaves U+180E out; megabyte runs still match", "[tokenizer]") {
+TEST_CASE("pre-tokenizer regex: a negated non-space class leaves U+180E out, megabyte runs still match",
+          "[tokenizer]") {
   using V = std::vector<std::string>;
   CHECK(matches(R"([^\S]+)", "a " + kSeparator + "b") == V{" "});
   // Classes, not groups: a run of a million spaces is one match, with no JIT stack error.
