@@ -131,6 +131,10 @@ void Trainer::start() {
     keep_metrics = saved.metrics_bytes;
     log_.info("resuming from {} (stage {}, step {})", resume_from_, saved.stage, saved.step);
   } else if (!options_.init_from.empty()) {
+    if (fs::exists(fs::path(options_.init_from) / "trainer_state.json")) {
+      const std::string problem = checkpoint_problem(options_.init_from);
+      HMT_CHECK(problem.empty(), "--init-from {}: {}", options_.init_from, problem);
+    }
     auto loaded = load_weights(options_.init_from, *model_);
     log_.info("initialised from {} ({})", options_.init_from, fmt::join(loaded, ", "));
     if (fs::exists(fs::path(options_.init_from) / "trainer_state.json"))

@@ -14,6 +14,7 @@
 #include "eval/perplexity.h"
 #include "data/store/token_stream.h"
 #include "data/tokenizers/tokenizer.h"
+#include "core/sha256.h"
 #include "model/hmt_export.h"
 #include "model/safetensors.h"
 #include "tests/app/run_command.h"
@@ -88,7 +89,12 @@ TrainedRun trained_run(const std::string& name, bool lora) {
       for (const auto& name : file.names()) tensors.emplace_back(name, torch::randn_like(file.get(name)) * 0.3);
     }
     hmt::save_safetensors(path, tensors, metadata);
-    // The trainer state records each file's size; an equal-size rewrite keeps it valid.
+    // The trainer state records each file's size and sha256: record the new
+    // content, as a checkpoint written with these adapters would.
+    const auto state_path = fs::path(checkpoint) / "trainer_state.json";
+    auto state = nlohmann::json::parse(hmt::test::read_text(state_path));
+    state["files"]["lora.safetensors"]["sha256"] = hmt::sha256_file(path);
+    std::ofstream(state_path, std::ios::binary) << state.dump(2) << "\n";
     REQUIRE(hmt::checkpoint_problem(checkpoint).empty());
   }
   return t;
