@@ -57,7 +57,10 @@ std::shared_ptr<Backbone> make_backbone(const BackboneConfig& config);
 // sharded model.safetensors.index.json. Errors name the missing/extra tensor,
 // the expected and actual shapes, an unsupported model_type, or a directory
 // with only pytorch_model.bin (with the command to convert it).
-std::shared_ptr<Backbone> load_backbone(const std::string& dir, torch::Dtype dtype = torch::kFloat32);
+// An export's hmt_manifest.json, when there is one, is verified first
+// (core/file_manifest.h) unless the caller has just done so.
+std::shared_ptr<Backbone> load_backbone(const std::string& dir, torch::Dtype dtype = torch::kFloat32,
+                                        bool verify_manifest = true);
 
 // Writes config.json + model.safetensors with HF tensor names (tied weights
 // written once, as HF does).

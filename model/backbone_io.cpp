@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/file_manifest.h"
 #include "core/shape_text.h"
 #include "core/atomic_file.h"
 #include "model/backbone.h"
@@ -83,9 +84,11 @@ const char* torch_dtype_name(torch::Dtype dtype) {
 
 }  // namespace
 
-std::shared_ptr<Backbone> load_backbone(const std::string& dir_name, torch::Dtype dtype) {
+std::shared_ptr<Backbone> load_backbone(const std::string& dir_name, torch::Dtype dtype, bool verify) {
   const fs::path dir(dir_name);
   if (!fs::is_directory(dir)) fail("{}: not a model directory", dir_name);
+  // An export says what its files hold; a damaged one is refused by name.
+  if (verify) verify_manifest(dir_name);
   const fs::path config_path = dir / "config.json";
   if (!fs::exists(config_path))
     fail("{}: missing; a HuggingFace model directory needs config.json", config_path.string());

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +13,7 @@
 #include "core/atomic_file.h"
 #include "core/config_schema.h"
 #include "core/error.h"
+#include "core/file_manifest.h"
 #include "core/staging_dir.h"
 #include "core/shape_text.h"
 #include "model/lora.h"
@@ -89,8 +91,9 @@ void save_export(HmtModel& model, const std::string& dir_name, const std::string
   if (!tokenizer_path.empty()) {
     HMT_CHECK(fs::is_regular_file(tokenizer_path), "{}: tokenizer file not found", tokenizer_path);
     tokenizer_name = fs::path(tokenizer_path).filename().string();
-    for (const std::string& reserved : {std::string("config.json"), std::string("model.safetensors"),
-                                        std::string(kHmtConfigFile), std::string(kHmtTensorsFile)})
+    for (const std::string& reserved :
+         {std::string("config.json"), std::string("model.safetensors"), std::string(kHmtConfigFile),
+          std::string(kHmtTensorsFile), std::string(kManifestFile)})
       HMT_CHECK(tokenizer_name != reserved, "{}: a tokenizer named {} would overwrite the export's own file",
                 tokenizer_path, reserved);
   }
@@ -113,6 +116,10 @@ void save_export(HmtModel& model, const std::string& dir_name, const std::string
   }
   if (!tokenizer_name.empty())
     write_file_atomically((staging.path() / tokenizer_name).string(), read_all(tokenizer_path));
+  std::vector<std::string> written;
+  for (const auto& entry : fs::directory_iterator(staging.path())) written.push_back(entry.path().filename().string());
+  std::sort(written.begin(), written.end());
+  write_manifest(staging.path().string(), written);
 
   if (!fs::exists(dir)) {
     staging.publish(dir);
@@ -125,6 +132,7 @@ void save_export(HmtModel& model, const std::string& dir_name, const std::string
   std::vector<std::string> order = {"config.json", "model.safetensors"};
   if (with_hmt) order.push_back(kHmtConfigFile);
   if (!tokenizer_name.empty()) order.push_back(tokenizer_name);
+  order.push_back(kManifestFile);
   if (with_hmt) order.push_back(kHmtTensorsFile);
   for (const std::string& name : order) rename_or_fail(staging.path() / name, dir / name);
   fsync_directory(dir);
@@ -143,6 +151,8 @@ void save_backbone_export(HmtModel& model, const std::string& dir, const std::st
 std::shared_ptr<HmtModel> load_hmt_export(const std::string& dir_name) {
   const fs::path dir(dir_name);
   if (!fs::is_directory(dir)) fail("{}: not an HMT export directory", dir_name);
+  // Before anything is parsed: a damaged file is named as damaged.
+  verify_manifest(dir_name);
   const fs::path config_path = dir / kHmtConfigFile;
   const fs::path tensors_path = dir / kHmtTensorsFile;
   for (const fs::path& required : {config_path, tensors_path})
@@ -154,7 +164,8 @@ std::shared_ptr<HmtModel> load_hmt_export(const std::string& dir_name) {
   if (!fs::exists(dir / "model.safetensors") && !fs::exists(dir / "model.safetensors.index.json"))
     fail("{}: missing; an HMT export holds the backbone weights there", (dir / "model.safetensors").string());
   HmtConfig config = parse_hmt_config_file(config_path.string());
-  auto model = std::make_shared<HmtModel>(load_backbone(dir.string()), config);
+  auto model = std::make_shared<HmtModel>(load_backbone(dir.string(), torch::kFloat32, /*verify_manifest=*/false),
+                                          config);
 
   SafetensorsFile file(tensors_path.string());
   const std::string recall_state = fmt::format("({} has recall.enabled {})", config_path.string(),

@@ -12,7 +12,7 @@
 #include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/error.h"
-#include "core/sha256.h"
+#include "core/file_manifest.h"
 #include "core/shape_text.h"
 #include "core/staging_dir.h"
 #include "model/backbone.h"
@@ -204,17 +204,13 @@ std::string save_checkpoint(const std::string& run_dir, HmtModel& model, const O
   if (optimizer) save_safetensors((dir / kOptimizerFile).string(), optimizer->state(), {{"format", "pt"}});
   write_file_atomically((dir / "config.yaml").string(), to_yaml(config));
   nlohmann::ordered_json json = state.to_json();
-  nlohmann::ordered_json files = nlohmann::ordered_json::object();
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
   // Size and content hash of every file: a flipped bit in the weights (or a
   // damaged config.json) makes the checkpoint invalid, so resume falls back
   // to the newest one that verifies instead of training on garbage.
-  for (const auto& name : names)
-    files[name] = {{"bytes", static_cast<int64_t>(fs::file_size(dir / name))},
-                   {"sha256", sha256_file((dir / name).string())}};
-  json["files"] = files;
+  json["files"] = file_entries(dir.string(), names);
   write_file_atomically((dir / kStateFile).string(), json.dump(2) + "\n");
   staging.publish(target);
   return target.string();
@@ -271,24 +267,9 @@ std::string checkpoint_problem(const std::string& dir) {
     TrainerState::from_json(json, path.string());
     HMT_CHECK(json.contains("files") && json["files"].is_object(), "{}: key \"files\" must be an object",
               path.string());
-    for (const auto& [name, entry] : json["files"].items()) {
-      const fs::path file = fs::path(dir) / name;
-      HMT_CHECK(fs::exists(file), "{}: missing (listed in {})", file.string(), path.string());
-      // Checkpoints written before content hashes list the size alone.
-      const bool hashed = entry.is_object();
-      HMT_CHECK(hashed || entry.is_number_integer(), "{}: entry \"{}\" of \"files\" must be an object", path.string(),
-                name);
-      const int64_t size = hashed ? required<int64_t>(entry, "bytes", path.string()) : entry.get<int64_t>();
-      const auto actual = static_cast<int64_t>(fs::file_size(file));
-      HMT_CHECK(actual == size, "{}: {} bytes, but {} recorded {}", file.string(), actual, path.string(), size);
-      if (hashed) {
-        const std::string recorded = required<std::string>(entry, "sha256", path.string());
-        const std::string content = sha256_file(file.string());
-        HMT_CHECK(content == recorded, "{}: content changed since it was written (sha256 {}, {} recorded {})",
-                  file.string(), content, path.string(), recorded);
-      }
-      if (file.extension() == ".safetensors") SafetensorsFile check(file.string());
-    }
+    verify_file_entries(dir, json["files"], path.string());
+    for (const auto& [name, entry] : json["files"].items())
+      if (fs::path(name).extension() == ".safetensors") SafetensorsFile check((fs::path(dir) / name).string());
     for (const char* needed : {"config.json", "model.safetensors", "config.yaml"})
       HMT_CHECK(json["files"].contains(needed), "{}: does not list {}", path.string(), needed);
   } catch (const Error& e) {

@@ -53,6 +53,14 @@ fs::path fresh_export(const std::string& name, bool recall) {
   return dir;
 }
 
+// The same without its manifest: an export edited by hand (or written by
+// another tool), where the loader's own checks are what names the problem.
+fs::path unlisted_export(const std::string& name, bool recall) {
+  auto dir = fresh_export(name, recall);
+  fs::remove(dir / "hmt_manifest.json");
+  return dir;
+}
+
 }  // namespace
 
 TEST_CASE("hmt_export: round trip keeps every tensor and the score, for each family", "[export]") {
@@ -65,8 +73,8 @@ TEST_CASE("hmt_export: round trip keeps every tensor and the score, for each fam
       hmt::save_hmt_export(*model, dir.string());
 
       // Exactly the spec's files, and no staging directory left beside them.
-      CHECK(files_in(dir) ==
-            std::set<std::string>{"config.json", "model.safetensors", "hmt.safetensors", "hmt_config.json"});
+      CHECK(files_in(dir) == std::set<std::string>{"config.json", "model.safetensors", "hmt.safetensors",
+                                                   "hmt_config.json", "hmt_manifest.json"});
       CHECK(files_in(parent) == std::set<std::string>{"out"});
 
       std::set<std::string> expected_hmt = {"hmt.memory"};
@@ -179,19 +187,19 @@ TEST_CASE("hmt_export: bad hmt_config.json keys name the file and the key", "[ex
   };
   for (const auto& c : cases) {
     INFO(c.what);
-    auto dir = fresh_export("export_badkey", /*recall=*/true);
+    auto dir = unlisted_export("export_badkey", /*recall=*/true);
     rewrite_json(dir / "hmt_config.json", c.edit);
     REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()),
                         Contains((dir / "hmt_config.json").string()) && Contains(c.key));
   }
-  auto dir = fresh_export("export_badjson", /*recall=*/true);
+  auto dir = unlisted_export("export_badjson", /*recall=*/true);
   std::ofstream(dir / "hmt_config.json") << "{\"segment_length\": 8,";
   REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()),
                       Contains((dir / "hmt_config.json").string()) && Contains("not valid JSON"));
 }
 
 TEST_CASE("hmt_export: tampered hmt tensors name the file, the tensor and the shapes", "[export]") {
-  auto dir = fresh_export("export_shape", /*recall=*/true);
+  auto dir = unlisted_export("export_shape", /*recall=*/true);
   const auto path = (dir / "hmt.safetensors").string();
   hmt::NamedTensors tensors;
   {
@@ -213,21 +221,43 @@ TEST_CASE("hmt_export: tampered hmt tensors name the file, the tensor and the sh
 }
 
 TEST_CASE("hmt_export: recall enabled without the recall tensors is an error naming both files", "[export]") {
-  auto dir = fresh_export("export_recall", /*recall=*/false);
+  auto dir = unlisted_export("export_recall", /*recall=*/false);
   rewrite_json(dir / "hmt_config.json", [](nlohmann::json& j) { j["recall"]["enabled"] = true; });
   REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()), Contains((dir / "hmt.safetensors").string()) &&
                                                               Contains("missing tensor") && Contains("hmt.recall") &&
                                                               Contains("recall.enabled true"));
 
   // And the reverse: recall tensors in a recall-disabled export are not silently dropped.
-  dir = fresh_export("export_recall_off", /*recall=*/true);
+  dir = unlisted_export("export_recall_off", /*recall=*/true);
   rewrite_json(dir / "hmt_config.json", [](nlohmann::json& j) { j["recall"]["enabled"] = false; });
   REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()),
                       Contains((dir / "hmt.safetensors").string()) && Contains("unexpected tensor"));
 }
 
+TEST_CASE("hmt_export: a damaged file of an export is refused by its manifest, naming the file", "[export]") {
+  for (const char* name : {"model.safetensors", "hmt.safetensors", "hmt_config.json", "config.json"}) {
+    INFO(name);
+    auto dir = fresh_export("export_damaged", /*recall=*/true);
+    REQUIRE_NOTHROW(hmt::load_hmt_export(dir.string()));
+    {
+      // The last byte with one bit flipped: the size stays, the content does not.
+      std::fstream file(dir / name, std::ios::in | std::ios::out | std::ios::binary);
+      file.seekg(-1, std::ios::end);
+      char c = 0;
+      file.get(c);
+      file.seekp(-1, std::ios::end);
+      file.put(static_cast<char>(c ^ 1));
+    }
+    REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()),
+                        Contains((dir / name).string()) && Contains("content changed"));
+  }
+  // A plain HF directory (no manifest) loads as before.
+  auto plain = unlisted_export("export_plain_dir", /*recall=*/false);
+  CHECK_NOTHROW(hmt::load_backbone(plain.string()));
+}
+
 TEST_CASE("hmt_export: a tampered backbone tensor names model.safetensors", "[export]") {
-  auto dir = fresh_export("export_backbone", /*recall=*/false);
+  auto dir = unlisted_export("export_backbone", /*recall=*/false);
   const auto path = (dir / "model.safetensors").string();
   hmt::NamedTensors tensors;
   {
