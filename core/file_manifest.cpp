@@ -1,11 +1,10 @@
 #include "core/file_manifest.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/sha256.h"
 
 namespace hmt {
@@ -50,15 +49,7 @@ void write_manifest(const std::string& dir, const std::vector<std::string>& name
 void verify_manifest(const std::string& dir) {
   const fs::path path = fs::path(dir) / kManifestFile;
   if (!fs::exists(path)) return;
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON: {}", path.string(), e.what());
-  }
+  const nlohmann::json json = read_json_file(path.string());
   HMT_CHECK(json.is_object() && json.contains("files"), "{}: expected an object with \"files\"", path.string());
   verify_file_entries(dir, json["files"], path.string());
 }

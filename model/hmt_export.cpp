@@ -14,6 +14,7 @@
 #include "core/config_schema.h"
 #include "core/error.h"
 #include "core/file_manifest.h"
+#include "core/json_file.h"
 #include "core/staging_dir.h"
 #include "core/shape_text.h"
 #include "model/lora.h"
@@ -26,14 +27,6 @@ namespace {
 
 constexpr const char* kHmtConfigFile = "hmt_config.json";
 constexpr const char* kHmtTensorsFile = "hmt.safetensors";
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot read", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void rename_or_fail(const fs::path& from, const fs::path& to) {
   if (std::rename(from.c_str(), to.c_str()) != 0)
@@ -53,12 +46,7 @@ nlohmann::ordered_json hmt_config_json(const HmtConfig& config) {
 }
 
 HmtConfig parse_hmt_config_file(const std::string& path) {
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(read_all(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: not valid JSON: {}", path, e.what());
-  }
+  const nlohmann::json json = read_json_file(path);
   HMT_CHECK(json.is_object(), "{}: expected a JSON object, got {}", path, json.type_name());
   // The schema would fill absent keys with training defaults; an export must
   // say how it was trained, so every key is required here.
@@ -115,7 +103,7 @@ void save_export(HmtModel& model, const std::string& dir_name, const std::string
     write_file_atomically((staging.path() / kHmtConfigFile).string(), hmt_config_json(model.config()).dump(2) + "\n");
   }
   if (!tokenizer_name.empty())
-    write_file_atomically((staging.path() / tokenizer_name).string(), read_all(tokenizer_path));
+    write_file_atomically((staging.path() / tokenizer_name).string(), read_file_bytes(tokenizer_path));
   std::vector<std::string> written;
   for (const auto& entry : fs::directory_iterator(staging.path())) written.push_back(entry.path().filename().string());
   std::sort(written.begin(), written.end());

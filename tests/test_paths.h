@@ -41,6 +41,17 @@ inline std::string read_text(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// Flips one bit of the file's last byte in place: the size (and a header)
+// stay, the content does not -- what only a content hash can see.
+inline void flip_last_bit(const std::filesystem::path& path) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(-1, std::ios::end);
+  char c = 0;
+  file.get(c);
+  file.seekp(-1, std::ios::end);
+  file.put(static_cast<char>(c ^ 1));
+}
+
 // HMT_TEST_DEVICE=cuda (or cuda:N) puts the device-aware tests on that GPU
 // when one is visible; unset, "cpu", or no GPU: the CPU.
 inline torch::Device test_device() {

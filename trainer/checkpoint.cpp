@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/file_manifest.h"
+#include "core/json_file.h"
 #include "core/shape_text.h"
 #include "core/staging_dir.h"
 #include "model/backbone.h"
@@ -33,14 +34,6 @@ constexpr const char* kLoraFile = "lora.safetensors";
 constexpr const char* kOptimizerFile = "optimizer.safetensors";
 constexpr const char* kStepTag = "-step";
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  HMT_CHECK(in.good(), "{}: cannot read", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // (stage name, step) of a checkpoint directory name; false when it is none.
 bool parse_name(const std::string& name, std::string& stage, int64_t& step) {
   auto at = name.rfind(kStepTag);
@@ -59,14 +52,6 @@ T required(const nlohmann::json& json, const char* key, const std::string& sourc
     return json.at(key).get<T>();
   } catch (const nlohmann::json::exception& e) {
     fail("{}: key \"{}\": {}", source, key, e.what());
-  }
-}
-
-nlohmann::json parse_json_file(const fs::path& path) {
-  try {
-    return nlohmann::json::parse(read_text(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: not valid JSON: {}", path.string(), e.what());
   }
 }
 
@@ -256,17 +241,16 @@ void prune_checkpoints(const std::string& run_dir, int64_t keep) {
 TrainerState read_trainer_state(const std::string& dir) {
   const fs::path path = fs::path(dir) / kStateFile;
   HMT_CHECK(fs::exists(path), "{}: missing; {} is not a checkpoint directory", path.string(), dir);
-  return TrainerState::from_json(parse_json_file(path), path.string());
+  return TrainerState::from_json(read_json_file(path.string()), path.string());
 }
 
 std::string checkpoint_problem(const std::string& dir) {
   try {
     const fs::path path = fs::path(dir) / kStateFile;
     HMT_CHECK(fs::exists(path), "{}: missing", path.string());
-    const nlohmann::json json = parse_json_file(path);
+    const nlohmann::json json = read_json_file(path.string());
     TrainerState::from_json(json, path.string());
-    HMT_CHECK(json.contains("files") && json["files"].is_object(), "{}: key \"files\" must be an object",
-              path.string());
+    HMT_CHECK(json.contains("files"), "{}: key \"files\" is missing", path.string());
     verify_file_entries(dir, json["files"], path.string());
     for (const auto& [name, entry] : json["files"].items())
       if (fs::path(name).extension() == ".safetensors") SafetensorsFile check((fs::path(dir) / name).string());

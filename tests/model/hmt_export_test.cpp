@@ -239,15 +239,7 @@ TEST_CASE("hmt_export: a damaged file of an export is refused by its manifest, n
     INFO(name);
     auto dir = fresh_export("export_damaged", /*recall=*/true);
     REQUIRE_NOTHROW(hmt::load_hmt_export(dir.string()));
-    {
-      // The last byte with one bit flipped: the size stays, the content does not.
-      std::fstream file(dir / name, std::ios::in | std::ios::out | std::ios::binary);
-      file.seekg(-1, std::ios::end);
-      char c = 0;
-      file.get(c);
-      file.seekp(-1, std::ios::end);
-      file.put(static_cast<char>(c ^ 1));
-    }
+    hmt::test::flip_last_bit(dir / name);
     REQUIRE_THROWS_WITH(hmt::load_hmt_export(dir.string()),
                         Contains((dir / name).string()) && Contains("content changed"));
   }

@@ -116,6 +116,22 @@ void check_same_files(const std::string& a, const std::string& b) {
 
 std::string final_checkpoint(const std::string& run_dir) { return hmt::newest_valid_checkpoint(run_dir); }
 
+// 6 backbone-stage steps at a high rate (the embedding table moves), in
+// DIR/pre; returns the final checkpoint.
+std::string pre_train(const fs::path& dir) {
+  auto pre = experiment(dir, "pre");
+  pre.train.stages = {hmt::StageKind::Backbone};
+  pre.train.backbone.steps = 6;
+  pre.train.backbone.lr = 1e-2;
+  REQUIRE(train_here(pre).exit_code == 0);
+  return final_checkpoint(pre.runtime.run_dir);
+}
+
+// The unbiased std of a model's input embedding table (docs/hmt.md section 2).
+double table_std(hmt::HmtModel& model, int64_t vocab) {
+  return model.backbone().embed(torch::arange(vocab)).to(torch::kDouble).std().item<double>();
+}
+
 // Two runs computed the same: every metrics row's figures and the final
 // weights and optimizer state, bit for bit.
 void check_same_run(const std::string& a_dir, const std::string& b_dir) {
@@ -367,16 +383,6 @@ TEST_CASE("train: a corrupt newest checkpoint is reported and the previous one r
   check_same_files(final_checkpoint(whole.runtime.run_dir), final_checkpoint(config.runtime.run_dir));
 }
 
-// One bit of the file flipped in place: same size, same header, other content.
-static void flip_last_bit(const fs::path& path) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(-1, std::ios::end);
-  char c = 0;
-  file.get(c);
-  file.seekp(-1, std::ios::end);
-  file.put(static_cast<char>(c ^ 1));
-}
-
 TEST_CASE("train: a flipped bit in any file of the newest checkpoint falls back to the previous one",
           "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_bitflip");
@@ -390,7 +396,7 @@ TEST_CASE("train: a flipped bit in any file of the newest checkpoint falls back 
     config.train.checkpoint.keep = 3;
     REQUIRE(train_here(config).exit_code == 0);
     const fs::path damaged = fs::path(config.runtime.run_dir) / "checkpoints" / "stage1-step000004" / name;
-    flip_last_bit(damaged);  // the size stays: only the content hash sees it
+    hmt::test::flip_last_bit(damaged);
     CHECK_THAT(hmt::checkpoint_problem(damaged.parent_path().string()), Catch::Contains(damaged.string()));
     hmt::TrainOptions resume;
     resume.resume = true;
@@ -402,15 +408,10 @@ TEST_CASE("train: a flipped bit in any file of the newest checkpoint falls back 
 
 TEST_CASE("train: a backbone stage pre-trains and its checkpoint starts the HMT stages", "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_backbone");
-  auto pre = experiment(dir, "pre");
-  pre.train.stages = {hmt::StageKind::Backbone};
-  pre.train.backbone.steps = 6;
-  pre.train.backbone.lr = 1e-2;
-  REQUIRE(train_here(pre).exit_code == 0);
-  const auto pre_end = final_checkpoint(pre.runtime.run_dir);
+  const auto pre_end = pre_train(dir);
   CHECK(fs::path(pre_end).filename() == "backbone-step000006");
   CHECK_FALSE(fs::exists(fs::path(pre_end) / "hmt.safetensors"));
-  auto rows = train_rows(pre.runtime.run_dir);
+  auto rows = train_rows((dir / "pre").string());
   CHECK(rows.front()["stage"] == "backbone");
   CHECK(rows.front()["tokens"] == 2 * 16);  // B rows of S*L tokens scored (the +1 is the last label)
 
@@ -432,12 +433,7 @@ TEST_CASE("train: hmt.memory is drawn from the table the run trains with, T, wq,
   // elsewhere, then the memory drawn from its table, not from the random
   // table the model was built with.
   auto dir = hmt::test::temp_dir("train_fresh_draws");
-  auto pre = experiment(dir, "pre");
-  pre.train.stages = {hmt::StageKind::Backbone};
-  pre.train.backbone.steps = 6;
-  pre.train.backbone.lr = 5e-2;
-  REQUIRE(train_here(pre).exit_code == 0);
-  const auto pre_end = final_checkpoint(pre.runtime.run_dir);
+  const auto pre_end = pre_train(dir);
 
   auto run = experiment(dir, "run");
   // Steps too small to move a float: the final weights are the draws.
@@ -452,8 +448,7 @@ TEST_CASE("train: hmt.memory is drawn from the table the run trains with, T, wq,
   auto params = trained.model->named_parameters();
 
   // The independent expectation: the rule of section 2 against the loaded table.
-  auto table = hmt::load_run(pre_end).model->backbone().embed(torch::arange(*run.model.vocab_size));
-  const double scale = table.to(torch::kDouble).std().item<double>();
+  const double scale = table_std(*hmt::load_run(pre_end).model, *run.model.vocab_size);
   const int64_t d = *run.model.hidden_size, h = run.hmt.recall.hidden_dim;
   torch::manual_seed(hmt::stage_init_seed(run.runtime.seed, hmt::StageKind::Stage1));
   auto memory = torch::randn({1, d}) * scale;
@@ -488,8 +483,7 @@ TEST_CASE("train: hmt.memory is drawn from the table the run trains with, T, wq,
   REQUIRE(train_here(second, from_stage1).exit_code == 0);
   auto kept = hmt::load_run(final_checkpoint(second.runtime.run_dir)).model->named_parameters();
   CHECK(torch::equal(kept["hmt.memory"], trained_memory));
-  const double scale1 =
-      stage1->backbone().embed(torch::arange(*run.model.vocab_size)).to(torch::kDouble).std().item<double>();
+  const double scale1 = table_std(*stage1, *run.model.vocab_size);
   torch::manual_seed(hmt::stage_init_seed(run.runtime.seed, hmt::StageKind::Stage2));
   CHECK(torch::equal(kept["hmt.summary_prompt"], torch::randn({1, d}) * scale1));
 }
