@@ -193,6 +193,36 @@ struct TokenizerConfig {
 };
 
 // Prepared data (docs/data.md): what train/eval read, and what `hmt prepare` writes.
+// data.passkey: the recall benchmark's generator (data/sources/passkey.h).
+struct PasskeyConfig {
+  std::string filler = "text";
+  std::vector<std::int64_t> samples = {1000};
+  std::int64_t filler_tokens = 2000000;
+  std::int64_t segment_length = 0;
+  std::vector<std::int64_t> distances = {2, 4, 8, 16};
+  std::int64_t facts = 1;
+  std::int64_t digits = 5;
+  std::int64_t lead_segments = 1;
+  std::int64_t seed = 0;
+
+  template <class V>
+  void visit(V& v) {
+    using config::Range, config::Choices;
+    v.field("filler", filler, Choices{"text", "pg19", "wikitext103"},
+            "the format of data.source, whose text fills the documents around the facts");
+    v.field("samples", samples, Range::at_least(1), "samples per split: one value for all, or one per data.splits");
+    v.field("filler_tokens", filler_tokens, Range::at_least(1), "filler text read per split, in tokens (at most)");
+    v.field("segment_length", segment_length, Range::at_least(0), "L the distances count in; 0 = hmt.segment_length");
+    v.field("distances", distances, Range::at_least(1),
+            "D: segments between the fact and its query; sample i uses distances[i % n]");
+    v.field("facts", facts, Range::closed(1, 12), "1: one pass key; F > 1: F key -> value facts, one of them asked");
+    v.field("digits", digits, Range::closed(1, 18), "digits of a value (chance = 10^-digits)");
+    v.field("lead_segments", lead_segments, Range::at_least(0),
+            "filler segments before the fact, uniform in [0, this]");
+    v.field("seed", seed, Range::at_least(0), "generator seed (samples depend on seed, split and index only)");
+  }
+};
+
 struct DataConfig {
   std::string path;
   std::string train_split = "train";
@@ -210,6 +240,7 @@ struct DataConfig {
   std::string text_field = "text";
   bool add_bos = false;
   bool add_eos = false;
+  PasskeyConfig passkey;
 
   template <class V>
   void visit(V& v) {
@@ -223,7 +254,8 @@ struct DataConfig {
             "topic switching: documents 2k, 2k+1 interleaved every this many tokens; 0 = off");
     v.field("dilate_len", dilate_len, Range::at_least(0),
             "dilation: this many filler tokens (the id of $) after every this many tokens; 0 = off");
-    v.field("dataset", dataset, Choices{"wikitext103", "pg19", "pubmedqa", "text"}, "prepare: source format");
+    v.field("dataset", dataset, Choices{"wikitext103", "pg19", "pubmedqa", "text", "passkey"},
+            "prepare: source format (passkey: the recall benchmark, data.passkey)");
     v.field("source", source, "prepare: source folder or file");
     v.field("out", out, "prepare: output .h5; empty = data.path");
     v.field("splits", splits,
@@ -235,6 +267,7 @@ struct DataConfig {
     v.field("text_field", text_field, "prepare, text .jsonl: the field holding a document");
     v.field("add_bos", add_bos, "prepare: put the tokenizer's bos id before every document / sample");
     v.field("add_eos", add_eos, "prepare: put the tokenizer's eos id after every document / sample");
+    v.section("passkey", passkey, "prepare, passkey: the long-range recall benchmark");
   }
   void check(config::SectionCheck& c) const;
 };

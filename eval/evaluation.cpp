@@ -10,6 +10,7 @@
 #include "eval/eval_model.h"
 #include "eval/pubmedqa.h"
 #include "eval/recall_histogram.h"
+#include "eval/recall_task.h"
 #include "data/store/token_stream.h"
 
 namespace hmt {
@@ -78,7 +79,18 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   if (modes.empty()) modes.push_back(loaded.default_mode);
   for (auto mode : modes) check_mode(loaded, mode);
 
+  HMT_CHECK(request.task == "auto" || request.task == "ppl" || request.task == "qa" || request.task == "recall",
+            "eval --task: \"{}\" is not one of auto, ppl, qa, recall", request.task);
   const bool qa = split.is_qa();
+  const bool recall_split = qa && split.documents() > 0 && split.distance(0) >= 0;
+  HMT_CHECK(request.task == "auto" || (request.task == "ppl") == !qa, "{}: split {} holds {}; --task {} needs {}",
+            store.path(), request.split, qa ? "QA samples" : "language-model documents", request.task,
+            request.task == "ppl" ? "language-model documents" : "QA samples");
+  HMT_CHECK(request.task != "recall" || recall_split,
+            "{}: split {} holds no recall samples (prepare it with --dataset passkey); --task recall needs them",
+            store.path(), request.split);
+  HMT_CHECK(request.task != "qa" || !recall_split, "{}: split {} holds recall samples; score them with --task recall",
+            store.path(), request.split);
   HMT_CHECK(!qa || (request.contexts.empty() && !request.documents && request.interleave_len == 0 &&
                     request.dilate_len == 0),
             "{}: split {} holds PubMedQA samples: context lengths, --documents and transforms apply to "
@@ -142,7 +154,11 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
       RecallHistogram* target = recalls && request.contexts.empty() ? &histogram : nullptr;
       entry["documents"] = documents_json(document_perplexity(model, *view, options, target, progress));
     }
-    if (qa) {
+    if (recall_split) {
+      RecallEvalOptions options{request.batch, request.max_samples, mode};
+      entry["recall_task"] = recall_json(recall_evaluation(model, store, split, options, recalls ? &histogram : nullptr,
+                                                           progress));
+    } else if (qa) {
       QaEvalOptions options{request.batch, request.max_samples, mode};
       entry["qa"] = qa_json(qa_evaluation(model, split, options, recalls ? &histogram : nullptr, progress));
     }
@@ -171,6 +187,35 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   }
   return report;
 }
+
+namespace {
+
+// Recall accuracy by distance, one column per mode.
+std::string format_recall_table(const json& report) {
+  std::vector<const json*> entries;
+  for (const auto& entry : report["results"])
+    if (entry.contains("recall_task")) entries.push_back(&entry);
+  if (entries.empty()) return "";
+  const json& first = (*entries.front())["recall_task"];
+  std::string out = fmt::format("recall: exact match of the greedy answer by distance D (segments of L = {} between "
+                                "fact and query); chance {:.3g}%\n",
+                                report["segment_length"].get<int64_t>(), 100.0 * first["chance"].get<double>());
+  out += fmt::format("{:>10} {:>8}", "D", "samples");
+  for (const auto* e : entries) out += fmt::format(" {:>10}", (*e)["mode"].get<std::string>());
+  out += "\n";
+  const auto& rows = first["distances"];
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out += fmt::format("{:>10} {:>8}", rows[i]["distance"].get<int64_t>(), rows[i]["samples"].get<int64_t>());
+    for (const auto* e : entries)
+      out += fmt::format(" {:>9.1f}%", 100.0 * (*e)["recall_task"]["distances"][i]["accuracy"].get<double>());
+    out += "\n";
+  }
+  out += fmt::format("{:>10} {:>8}", "all", first["samples"].get<int64_t>());
+  for (const auto* e : entries) out += fmt::format(" {:>9.1f}%", 100.0 * (*e)["recall_task"]["accuracy"].get<double>());
+  return out + "\n";
+}
+
+}  // namespace
 
 std::string format_evaluation(const json& report) {
   std::string out = fmt::format("model {} ({}{}), data {} split {}, L = {}\n", report["model"].get<std::string>(),
@@ -214,6 +259,7 @@ std::string format_evaluation(const json& report) {
                          h["mean_distance"].get<double>(), h["recalls"].get<int64_t>());
     }
   }
+  out += format_recall_table(report);
   out += fmt::format("peak resident memory {:.1f} MiB\n", report["peak_rss_mib"].get<double>());
   return out;
 }

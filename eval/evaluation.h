@@ -25,7 +25,10 @@ struct EvalRequest {
   int64_t batch = 4;
   bool documents = false;  // whole-document PPL (the default for a LM split without contexts)
   int64_t max_documents = 0, max_document_tokens = 0;
-  int64_t max_samples = 0;     // PubMedQA
+  // auto: from the split (LM: PPL; QA: PubMedQA, or recall on a passkey
+  // file); qa / recall: that task, an error on a split without it.
+  std::string task = "auto";
+  int64_t max_samples = 0;     // PubMedQA and recall samples
   int64_t interleave_len = 0;  // topic switching
   int64_t dilate_len = 0;      // dilation
   std::string out_dir;         // "": write nothing; else eval.json and the recall histogram PNGs

@@ -38,32 +38,74 @@ std::string plot_training_curves(const std::vector<std::string>& run_dirs, const
   return plot_png(spec, png_path);
 }
 
-std::string plot_context_curves(const std::vector<nlohmann::json>& reports, const std::vector<std::string>& labels,
-                                const std::string& png_path) {
+namespace {
+
+// Calls add(title, result) for each result that has `key` in every report;
+// the title names the report (its model's folder, or its label) and, without
+// labels, the memory mode.
+template <class Add>
+void each_result(const std::vector<nlohmann::json>& reports, const std::vector<std::string>& labels,
+                 const std::string& key, Add add) {
   HMT_CHECK(!reports.empty(), "plot: no eval report given");
   HMT_CHECK(labels.empty() || labels.size() == reports.size(), "plot: {} labels for {} reports", labels.size(),
             reports.size());
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const std::string name = labels.empty() ? fs::path(reports[i].value("model", "model")).filename().string()
+                                            : labels[i];
+    for (const auto& entry : reports[i].at("results")) {
+      if (!entry.contains(key)) continue;
+      add(labels.empty() ? name + " (" + entry["mode"].get<std::string>() + ")" : name, entry);
+    }
+  }
+}
+
+}  // namespace
+
+std::string plot_context_curves(const std::vector<nlohmann::json>& reports, const std::vector<std::string>& labels,
+                                const std::string& png_path) {
   PlotSpec spec;
   spec.title = "perplexity of one segment after X tokens of history";
   spec.xlabel = "context X (tokens)";
   spec.ylabel = "PPL";
   spec.log_x = true;
-  for (size_t i = 0; i < reports.size(); ++i) {
-    const auto& report = reports[i];
-    const std::string name = labels.empty() ? fs::path(report.value("model", "model")).filename().string() : labels[i];
-    for (const auto& entry : report.at("results")) {
-      if (!entry.contains("contexts")) continue;
-      PlotSeries series;
-      const std::string mode = entry["mode"].get<std::string>();
-      series.title = labels.empty() ? name + " (" + mode + ")" : name;
-      for (const auto& row : entry["contexts"]) {
-        series.x.push_back(row["context"].get<double>());
-        series.y.push_back(row["ppl"].get<double>());
-      }
-      spec.series.push_back(std::move(series));
+  each_result(reports, labels, "contexts", [&](const std::string& title, const nlohmann::json& entry) {
+    PlotSeries series;
+    series.title = title;
+    for (const auto& row : entry["contexts"]) {
+      series.x.push_back(row["context"].get<double>());
+      series.y.push_back(row["ppl"].get<double>());
     }
-  }
+    spec.series.push_back(std::move(series));
+  });
   HMT_CHECK(!spec.series.empty(), "plot: no report has context results (run hmt eval with --contexts)");
+  return plot_png(spec, png_path);
+}
+
+std::string plot_recall_curves(const std::vector<nlohmann::json>& reports, const std::vector<std::string>& labels,
+                               const std::string& png_path) {
+  PlotSpec spec;
+  spec.title = "recall: exact match of the answer against the distance of its fact";
+  spec.xlabel = "distance D (segments between fact and query)";
+  spec.ylabel = "exact match (%)";
+  spec.log_x = true;
+  double chance = -1, lo = 0, hi = 0;
+  each_result(reports, labels, "recall_task", [&](const std::string& title, const nlohmann::json& entry) {
+    const auto& task = entry["recall_task"];
+    PlotSeries series;
+    series.title = title;
+    for (const auto& row : task["distances"]) {
+      series.x.push_back(row["distance"].get<double>());
+      series.y.push_back(100.0 * row["accuracy"].get<double>());
+    }
+    if (chance < 0) {
+      chance = 100.0 * task["chance"].get<double>();
+      lo = series.x.front();
+      hi = series.x.back();
+    }
+    spec.series.push_back(std::move(series));
+  });
+  HMT_CHECK(!spec.series.empty(), "plot: no report has recall results (run hmt eval on a passkey split)");
+  spec.series.push_back({"chance", {lo, hi}, {chance, chance}});
   return plot_png(spec, png_path);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The figures of a study (and of `make demo`): training curves from runs'
-// metrics.jsonl and PPL against context length from `hmt eval` reports.
+// metrics.jsonl, PPL against context length and recall accuracy against
+// distance from `hmt eval` reports.
 // Both go through core/plot.h; each returns "" when the PNG was written,
 // else why not.
 #include <nlohmann/json.hpp>
@@ -21,5 +22,11 @@ std::string plot_training_curves(const std::vector<std::string>& run_dirs, const
 // labels: one per report or empty (the model directory names).
 std::string plot_context_curves(const std::vector<nlohmann::json>& reports, const std::vector<std::string>& labels,
                                 const std::string& png_path);
+
+// One series per (report, mode) with recall results (a passkey split):
+// exact-match accuracy (%) against the distance D in segments, and the
+// chance level of the first report as a flat line.
+std::string plot_recall_curves(const std::vector<nlohmann::json>& reports, const std::vector<std::string>& labels,
+                               const std::string& png_path);
 
 }  // namespace hmt

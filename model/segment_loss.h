@@ -18,9 +18,12 @@ struct SegmentTargets {
 struct SegmentOutcome {
   torch::Tensor memory_out;  // [B, d] M_n
   torch::Tensor nll;         // [B, Ln] per-row NLL, 0 where not valid
+  torch::Tensor misses;      // [B] int64: valid targets that are not the argmax (count_misses only)
 };
 
+// count_misses: also count, per row, the scored tokens whose greedy
+// (argmax) prediction differs from the target.
 SegmentOutcome segment_outcome(HmtModel& model, const torch::Tensor& memory, const SegmentTokens& tokens,
-                               const SegmentTargets& targets);
+                               const SegmentTargets& targets, bool count_misses = false);
 
 }  // namespace hmt

@@ -177,6 +177,8 @@ BatchNll run_segments(HmtModel& model, const torch::Tensor& ids, const torch::Te
   auto all_targets = host.targets.to(device);
   // Without memory slots there is no boundary tensor to checkpoint against.
   const bool checkpoint = options.checkpoint && recurrence.has_memory() && torch::GradMode::is_enabled();
+  HMT_CHECK(!checkpoint || !options.count_misses, "run_segments: count_misses does not run under checkpoint");
+  torch::Tensor misses;
   torch::Tensor anchor = checkpoint ? make_checkpoint_anchor(model.memory_init()) : torch::Tensor();
   auto content_real = host.real.narrow(/*dim=*/1, 0, S * L).reshape({batch, S, L});
   auto filled_rows = (content_real.any(/*dim=*/2)).sum(/*dim=*/0).to(torch::kLong);  // [S] on the host
@@ -196,7 +198,8 @@ BatchNll run_segments(HmtModel& model, const torch::Tensor& ids, const torch::Te
 
     SegmentTargets targets{all_targets.narrow(/*dim=*/1, n * L, L), all_valid.narrow(/*dim=*/1, n * L, L)};
     auto outcome = checkpoint ? checkpointed_segment_outcome(model, memory_in, tokens, targets, anchor)
-                              : segment_outcome(model, memory_in, tokens, targets);
+                              : segment_outcome(model, memory_in, tokens, targets, options.count_misses);
+    if (options.count_misses) misses = misses.defined() ? misses + outcome.misses : outcome.misses;
     auto filled = content_real.select(/*dim=*/1, n).any(/*dim=*/1).to(device);  // [B]: the row has tokens in n
     auto memory_out = recurrence.close(outcome.memory_out, tokens.ids, tokens.mask, filled,
                                        filled_rows[n].item<int64_t>());
@@ -216,6 +219,7 @@ BatchNll run_segments(HmtModel& model, const torch::Tensor& ids, const torch::Te
 
   BatchNll run;
   losses.finish(options.loss_scope, run);
+  if (options.count_misses) run.row_misses = misses.to(torch::kCPU);
   run.processed_tokens = processed_tokens(content_real, model.config().summary_tokens(), recurrence.has_memory(),
                                           recurrence.sensory_length(),
                                           options.memory == MemoryMode::Hmt && model.config().recall.enabled);

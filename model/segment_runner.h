@@ -46,6 +46,10 @@ struct RunnerOptions {
   int64_t segments = 0;
   int64_t segment_length = 0;
   std::function<void(const SegmentTrace&)> trace;  // called once per segment when set
+  // Fill BatchNll::row_misses (greedy exact match without generating: the
+  // greedy continuation equals the scored tokens exactly when every one of
+  // them is the argmax given the ones before). Not with checkpoint.
+  bool count_misses = false;
 };
 
 struct SegmentNll {
@@ -61,6 +65,7 @@ struct BatchNll {
   std::vector<SegmentNll> segments;  // per segment, by the segment that contains each token
   torch::Tensor row_nll_sum;         // [B] float64 on the CPU, detached: each row's summed NLL (e.g. answer choices)
   int64_t processed_tokens = 0;      // tokens through the backbone, summary passes and sensory included (for MFU)
+  torch::Tensor row_misses;          // [B] int64 on the CPU: scored tokens that are not the argmax (count_misses)
 };
 
 // Runs a batch of documents through the model. ids [B, T] int64; mask [B, T]

@@ -347,9 +347,11 @@ TrainResult Trainer::run() {
                               config_.dist.overlap);
     log_.info("{}: {} steps from step {}, S = {}, {} trainable scalars, batch {} x {} ranks x {} accumulation", name,
               stage.steps, state_.step,
-              stage.curriculum.empty() ? std::to_string(stage.segments)
-                                       : fmt::format("[{}] by curriculum level (now {})",
-                                                     fmt::join(stage.curriculum, ", "), stage.segments_at(state_.step)),
+              loader->is_qa() ? std::string("each QA sample whole (its own length)")
+              : stage.curriculum.empty()
+                  ? std::to_string(stage.segments)
+                  : fmt::format("[{}] by curriculum level (now {})", fmt::join(stage.curriculum, ", "),
+                                stage.segments_at(state_.step)),
               trainable, config_.train.batch_size, comm_.world(), config_.train.grad_accum);
     Progress progress(log_, name, state_.step, stage.steps, config_.train.log_every, options_.terminal);
 

@@ -67,7 +67,11 @@ void add_eval(CLI::App& app, Action& action) {
   cmd->add_option("--max-document-tokens", r.max_document_tokens, "each document's first N tokens; 0 = whole")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-samples", r.max_samples, "PubMedQA samples; 0 = all")
+  cmd->add_option("--task", r.task,
+                  "auto (from the split), ppl, qa (PubMedQA) or recall (a passkey file: exact match by distance)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "ppl", "qa", "recall"}));
+  cmd->add_option("--max-samples", r.max_samples, "PubMedQA or recall samples; 0 = all")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--interleave-len", r.interleave_len,

@@ -1,5 +1,6 @@
 // hmt plot training RUN_DIR... --out PNG [--metric loss] [--labels a,b]
 // hmt plot contexts EVAL.json... --out PNG [--labels a,b]
+// hmt plot recall EVAL.json... --out PNG [--labels a,b]
 // PNG figures through gnuplot (eval/report_plots.h); the data and the
 // gnuplot script are written beside the PNG.
 #include <cstdio>
@@ -29,7 +30,9 @@ int finish(const std::string& problem, const std::string& out) {
 }  // namespace
 
 void add_plot(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("plot", "PNG figures: training curves of runs, PPL against context length");
+  auto* cmd =
+      app.add_subcommand("plot",
+                         "PNG figures: training curves of runs, PPL against context length, recall against distance");
   cmd->require_subcommand(1);
 
   auto training = std::make_shared<PlotArgs>();
@@ -46,24 +49,31 @@ void add_plot(CLI::App& app, Action& action) {
     };
   });
 
-  auto contexts = std::make_shared<PlotArgs>();
-  auto* c = cmd->add_subcommand("contexts", "PPL against context length from hmt eval reports (eval.json)");
-  c->add_option("reports", contexts->inputs, "eval.json files")->required()->check(CLI::ExistingFile);
-  c->add_option("--out", contexts->out, "PNG file")->required();
-  c->add_option("--labels", contexts->labels, "one label per report")->delimiter(',');
-  c->callback([&action, contexts] {
-    action = [contexts] {
-      std::vector<nlohmann::json> reports;
-      for (const auto& path : contexts->inputs) {
-        try {
-          reports.push_back(nlohmann::json::parse(read_file(path)));
-        } catch (const nlohmann::json::exception& e) {
-          fail("{}: not a JSON eval report: {}", path, e.what());
+  using ReportPlot = std::string (*)(const std::vector<nlohmann::json>&, const std::vector<std::string>&,
+                                     const std::string&);
+  auto add_report_plot = [&](const char* name, const char* help, ReportPlot plot) {
+    auto args = std::make_shared<PlotArgs>();
+    auto* c = cmd->add_subcommand(name, help);
+    c->add_option("reports", args->inputs, "eval.json files")->required()->check(CLI::ExistingFile);
+    c->add_option("--out", args->out, "PNG file")->required();
+    c->add_option("--labels", args->labels, "one label per report")->delimiter(',');
+    c->callback([&action, args, plot] {
+      action = [args, plot] {
+        std::vector<nlohmann::json> reports;
+        for (const auto& path : args->inputs) {
+          try {
+            reports.push_back(nlohmann::json::parse(read_file(path)));
+          } catch (const nlohmann::json::exception& e) {
+            fail("{}: not a JSON eval report: {}", path, e.what());
+          }
         }
-      }
-      return finish(plot_context_curves(reports, contexts->labels, contexts->out), contexts->out);
-    };
-  });
+        return finish(plot(reports, args->labels, args->out), args->out);
+      };
+    });
+  };
+  add_report_plot("contexts", "PPL against context length from hmt eval reports (eval.json)", plot_context_curves);
+  add_report_plot("recall", "recall accuracy against fact distance from hmt eval reports on a passkey split",
+                  plot_recall_curves);
 }
 
 }  // namespace hmt::cli

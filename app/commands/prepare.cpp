@@ -46,13 +46,14 @@ int run_prepare(PrepareArgs args) {
 
 void add_prepare(CLI::App& app, Action& action) {
   auto args = std::make_shared<PrepareArgs>();
-  auto* cmd = app.add_subcommand("prepare", "Tokenize a dataset source (wikitext103, pg19, pubmedqa, text) into "
+  auto* cmd = app.add_subcommand("prepare", "Tokenize a dataset source (wikitext103, pg19, pubmedqa, text), or build "
+                                            "the passkey recall benchmark from one, into "
                                             "one HDF5 token file");
   cmd->add_option("config", args->config, "experiment yaml (data.* and tokenizer.path)")->check(CLI::ExistingFile);
   cmd->add_option("overrides", args->overrides, "key=value, +key=value, ~key, group=name");
   auto& f = args->flags;
-  cmd->add_option("--dataset", f.dataset, "without CONFIG: wikitext103, pg19, pubmedqa or text")
-      ->check(CLI::IsMember({"wikitext103", "pg19", "pubmedqa", "text"}));
+  cmd->add_option("--dataset", f.dataset, "without CONFIG: wikitext103, pg19, pubmedqa, text or passkey")
+      ->check(CLI::IsMember({"wikitext103", "pg19", "pubmedqa", "text", "passkey"}));
   cmd->add_option("--source", f.source, "without CONFIG: the dataset's folder or file");
   cmd->add_option("--tokenizer", f.tokenizer, "without CONFIG: tokenizer file or folder");
   cmd->add_option("--out", f.out, "without CONFIG: the .h5 file to write");
@@ -66,6 +67,27 @@ void add_prepare(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--add-bos", f.add_bos, "without CONFIG: bos before every document");
   cmd->add_flag("--add-eos", f.add_eos, "without CONFIG: eos after every document");
+  // The recall benchmark (data.passkey.*, data/sources/passkey.h).
+  cmd->add_option("--filler", f.passkey_filler,
+                  "without CONFIG, passkey: the format of --source (text, pg19, wikitext103)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "pg19", "wikitext103"}));
+  cmd->add_option("--samples", f.passkey_samples, "without CONFIG, passkey: samples per split (one, or one per split)")
+      ->delimiter(',');
+  cmd->add_option("--filler-tokens", f.passkey_filler_tokens,
+                  "without CONFIG, passkey: filler tokens per split (at most)")
+      ->capture_default_str();
+  cmd->add_option("--segment-length", f.passkey.segment_length, "without CONFIG, passkey: L the distances count in")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--distances", f.passkey.distances, "without CONFIG, passkey: segments between fact and query")
+      ->delimiter(',');
+  cmd->add_option("--facts", f.passkey.facts, "without CONFIG, passkey: 1 = pass key, F > 1 = F facts, one asked")
+      ->capture_default_str();
+  cmd->add_option("--digits", f.passkey.digits, "without CONFIG, passkey: digits of a value")->capture_default_str();
+  cmd->add_option("--lead-segments", f.passkey.lead_segments,
+                  "without CONFIG, passkey: filler segments before the fact, uniform in [0, N]")
+      ->capture_default_str();
+  cmd->add_option("--seed", f.passkey.seed, "without CONFIG, passkey: generator seed")->capture_default_str();
   cmd->add_option("--threads", f.threads, "without CONFIG: tokenizer threads (0 = all cores)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -36,17 +36,28 @@ struct SplitJob {
   std::vector<SourceFile> sources;
 };
 
+// The format data.source is read in: passkey documents are filled with text of another dataset.
+const std::string& source_format(const PrepareOptions& o) {
+  return o.dataset == "passkey" ? o.passkey_filler : o.dataset;
+}
+
 std::vector<SplitPlan> plan_splits(const PrepareOptions& o) {
-  HMT_CHECK(o.dataset == "wikitext103" || o.dataset == "pg19" || o.dataset == "pubmedqa" || o.dataset == "text",
-            "data.dataset: \"{}\" is not one of wikitext103, pg19, pubmedqa, text", o.dataset);
-  const bool one_file = o.dataset == "pubmedqa" || o.dataset == "text";
+  HMT_CHECK(o.dataset == "wikitext103" || o.dataset == "pg19" || o.dataset == "pubmedqa" || o.dataset == "text" ||
+                o.dataset == "passkey",
+            "data.dataset: \"{}\" is not one of wikitext103, pg19, pubmedqa, text, passkey", o.dataset);
+  const std::string& format = source_format(o);
+  HMT_CHECK(format == "wikitext103" || format == "pg19" || format == "text" || format == "pubmedqa",
+            "data.passkey.filler: \"{}\" is not one of text, pg19, wikitext103", format);
+  HMT_CHECK(o.dataset != "passkey" || format != "pubmedqa",
+            "data.passkey.filler: pubmedqa records are not filler text");
+  const bool one_file = format == "pubmedqa" || format == "text";
   HMT_CHECK(one_file || o.split_fractions.empty(),
             "data.split_fractions: {} comes in split folders/files already; it applies to pubmedqa and text only",
-            o.dataset);
+            format);
   std::vector<SplitPlan> plans;
-  if (o.dataset == "wikitext103") plans = plan_wikitext(o.source, o.splits);
-  else if (o.dataset == "pg19") plans = plan_pg19(o.source, o.splits);
-  else if (o.dataset == "pubmedqa") plans = plan_pubmedqa(o.source, o.splits, o.split_fractions);
+  if (format == "wikitext103") plans = plan_wikitext(o.source, o.splits);
+  else if (format == "pg19") plans = plan_pg19(o.source, o.splits);
+  else if (format == "pubmedqa") plans = plan_pubmedqa(o.source, o.splits, o.split_fractions);
   else plans = plan_text_corpus(o.source, o.splits, o.split_fractions);
   std::set<std::string> names;
   for (const auto& p : plans) {
@@ -97,12 +108,20 @@ void checksum_sources(std::vector<SplitJob>& jobs, int threads) {
 std::string inputs_hash(const PrepareOptions& o, const Tokenizer& tokenizer, const std::vector<SplitJob>& jobs) {
   nlohmann::ordered_json inputs;
   inputs["format_version"] = store::kFormatVersion;
+  // Files written before the per-chunk checksums are redone, not kept as up to date.
+  inputs["chunk_checksum"] = "fletcher32";
   inputs["dataset"] = o.dataset;
   inputs["tokenizer"] = tokenizer.fingerprint();
   inputs["fuse_size"] = o.dataset == "pubmedqa" ? o.fuse_size : 0;
   inputs["text_field"] = o.dataset == "text" ? o.text_field : "";
   inputs["add_bos"] = o.add_bos;
   inputs["add_eos"] = o.add_eos;
+  if (o.dataset == "passkey") {
+    inputs["passkey"] = o.passkey.to_json();
+    inputs["passkey"]["filler"] = o.passkey_filler;
+    inputs["passkey"]["samples"] = o.passkey_samples;
+    inputs["passkey"]["filler_tokens"] = o.passkey_filler_tokens;
+  }
   for (const auto& job : jobs) {
     nlohmann::ordered_json split;
     split["name"] = job.plan.name;
@@ -176,6 +195,14 @@ uint64_t plan_bytes(const SplitPlan& plan) {
   return static_cast<uint64_t>(static_cast<double>(bytes) * plan.share);
 }
 
+void read_text_units(const PrepareOptions& o, const SplitPlan& plan, const std::map<std::string, std::string>& metadata,
+                     const UnitSink& sink) {
+  const std::string& format = source_format(o);
+  if (format == "wikitext103") read_wikitext(plan.files.at(0), sink);
+  else if (format == "pg19") read_pg19(plan, metadata, sink);
+  else read_text_corpus(plan, o.text_field, sink);
+}
+
 // Documents are tokenized by the pool; the writer takes them in source order.
 uint64_t prepare_lm_split(const Context& ctx, const SplitPlan& plan, SplitWriter& writer,
                           const std::map<std::string, std::string>& metadata) {
@@ -227,12 +254,74 @@ uint64_t prepare_lm_split(const Context& ctx, const SplitPlan& plan, SplitWriter
     }
     pipeline.push(std::move(u));
   };
-  if (o.dataset == "wikitext103") read_wikitext(plan.files.at(0), sink);
-  else if (o.dataset == "pg19") read_pg19(plan, metadata, sink);
-  else read_text_corpus(plan, o.text_field, sink);
+  read_text_units(o, plan, metadata, sink);
   pipeline.finish();
   writer.finish();
   progress.done();
+  return bytes;
+}
+
+// The filler of one passkey split: its text units tokenized in order, up to
+// passkey_filler_tokens ids (reading stops there).
+struct FillerFull {};
+
+std::vector<int32_t> read_filler(const Context& ctx, const SplitPlan& plan,
+                                 const std::map<std::string, std::string>& metadata, uint64_t& bytes) {
+  const auto& o = ctx.options;
+  const auto cap = static_cast<size_t>(o.passkey_filler_tokens);
+  std::vector<int32_t> filler;
+  ByteProgress progress(plan.name + " filler", plan_bytes(plan), o.progress);
+  OrderedPipeline<TextUnit, std::pair<std::vector<int32_t>, uint64_t>> pipeline(
+      ctx.threads, static_cast<size_t>(2 * ctx.threads + 2),
+      [&](TextUnit& u) {
+        const uint64_t size = u.text.size();
+        repair_utf8(u.text);
+        return std::make_pair(is_blank(u.text) ? std::vector<int32_t>() : ctx.tokenizer.encode(u.text), size);
+      },
+      [&](std::pair<std::vector<int32_t>, uint64_t>& unit) {
+        filler.insert(filler.end(), unit.first.begin(), unit.first.end());
+        progress.advance(unit.second);
+      });
+  try {
+    read_text_units(o, plan, metadata, [&](TextUnit&& u) {
+      if (filler.size() >= cap) throw FillerFull{};
+      bytes += u.text.size();
+      pipeline.push(std::move(u));
+    });
+  } catch (const FillerFull&) {
+  }
+  pipeline.finish();
+  progress.done();
+  if (filler.size() > cap) filler.resize(cap);
+  return filler;
+}
+
+// The unit of a passkey split is one sample (each is a function of the
+// options, the filler and its index, so a resumed split continues exactly).
+uint64_t prepare_passkey_split(const Context& ctx, const SplitPlan& plan, int64_t split, int64_t samples,
+                               SplitWriter& writer, const std::map<std::string, std::string>& metadata) {
+  uint64_t bytes = 0;
+  const auto filler = read_filler(ctx, plan, metadata, bytes);
+  const auto& p = ctx.options.passkey;
+  int64_t longest = 0;
+  for (int64_t d : p.distances)
+    longest = std::max(longest, (std::max(p.lead_segments, p.facts - d) + d + 1) * p.segment_length);
+  HMT_CHECK(static_cast<int64_t>(filler.size()) >= longest,
+            "{}: split `{}` gives {} filler tokens, fewer than the longest sample's {} (data.passkey.distances, "
+            "lead_segments, segment_length); give more text",
+            ctx.options.source, plan.name, filler.size(), longest);
+  const PrepareCounts counts = writer.counts();
+  int64_t shortest = -1;
+  for (int64_t i = writer.units_done(); i < samples; ++i) {
+    auto made = make_passkey_sample(ctx.options.passkey, ctx.tokenizer, filler, split, i);
+    if (shortest < 0 || made.token_distance < shortest) shortest = made.token_distance;
+    writer.add_qa_sample(made.sample);
+    writer.mark_units(i + 1, counts);
+  }
+  writer.finish();
+  if (ctx.options.progress && shortest >= 0)
+    std::fprintf(stderr, "%s: %lld samples from %zu filler tokens; the closest fact is %lld tokens before its answer\n",
+                 plan.name.c_str(), static_cast<long long>(samples), filler.size(), static_cast<long long>(shortest));
   return bytes;
 }
 
@@ -304,6 +393,16 @@ PrepareOptions prepare_options(const ExperimentConfig& config) {
   o.add_bos = d.add_bos;
   o.add_eos = d.add_eos;
   o.threads = static_cast<int>(config.runtime.threads);
+  const auto& p = d.passkey;
+  o.passkey_filler = p.filler;
+  o.passkey_samples = p.samples;
+  o.passkey_filler_tokens = p.filler_tokens;
+  o.passkey.segment_length = p.segment_length > 0 ? p.segment_length : config.hmt.segment_length;
+  o.passkey.distances = p.distances;
+  o.passkey.facts = p.facts;
+  o.passkey.digits = p.digits;
+  o.passkey.lead_segments = p.lead_segments;
+  o.passkey.seed = static_cast<uint64_t>(p.seed);
   return o;
 }
 
@@ -330,11 +429,22 @@ Inputs gather_inputs(const PrepareOptions& o, int threads) {
   HMT_CHECK(!o.tokenizer.empty(), "tokenizer.path: required by hmt prepare (the tokenizer that ids are made with)");
   HMT_CHECK(!o.out.empty(), "data.out (or data.path): required by hmt prepare (the .h5 file to write)");
   HMT_CHECK(o.fuse_size >= 1, "data.fuse_size must be >= 1, got {}", o.fuse_size);
+  if (o.dataset == "passkey") {
+    o.passkey.check();
+    HMT_CHECK(o.passkey_filler_tokens >= 1, "data.passkey.filler_tokens must be >= 1, got {}", o.passkey_filler_tokens);
+  }
   Inputs inputs;
   inputs.tokenizer = load_tokenizer(o.tokenizer);
   HMT_CHECK(!o.add_bos || inputs.tokenizer->bos_id(), "data.add_bos: tokenizer {} has no bos token", o.tokenizer);
   HMT_CHECK(!o.add_eos || inputs.tokenizer->eos_id(), "data.add_eos: tokenizer {} has no eos token", o.tokenizer);
   for (auto& plan : plan_splits(o)) inputs.jobs.push_back({std::move(plan), {}});
+  if (o.dataset == "passkey") {
+    const auto n = o.passkey_samples.size();
+    HMT_CHECK(n == 1 || n == inputs.jobs.size(),
+              "data.passkey.samples: {} values for {} splits; give one for all or one per split", n,
+              inputs.jobs.size());
+    for (int64_t v : o.passkey_samples) HMT_CHECK(v >= 1, "data.passkey.samples: each must be >= 1, got {}", v);
+  }
   checksum_sources(inputs.jobs, threads);
   inputs.hash = inputs_hash(o, *inputs.tokenizer, inputs.jobs);
   return inputs;
@@ -373,13 +483,14 @@ PrepareResult prepare_dataset(const PrepareOptions& o) {
   header.bos_id = tokenizer.bos_id();
   if (auto filler = tokenizer.encode("$"); !filler.empty()) header.filler_id = filler.front();
   header.inputs_sha256 = hash;
+  if (o.dataset == "passkey") header.recall_task = o.passkey.to_json().dump();
   const std::string partial = o.out + ".partial";
   try {
     TokenStoreWriter writer(partial, header);
     result.resumed = writer.resumed();
 
     std::map<std::string, std::string> metadata;
-    if (o.dataset == "pg19") metadata = read_pg19_metadata(jobs.front().plan.extra.at(0));
+    if (source_format(o) == "pg19") metadata = read_pg19_metadata(jobs.front().plan.extra.at(0));
     Warnings warnings(o.progress);
     const Context ctx{o, tokenizer, result.threads, warnings};
     std::vector<std::string> names;
@@ -387,9 +498,17 @@ PrepareResult prepare_dataset(const PrepareOptions& o) {
     for (const auto& job : jobs) {
       names.push_back(job.plan.name);
       if (writer.split_complete(job.plan.name)) continue;
-      SplitWriter split = writer.begin_split(job.plan.name, o.dataset == "pubmedqa", job.sources);
-      result.source_bytes += o.dataset == "pubmedqa" ? prepare_qa_split(ctx, job.plan, split)
-                                                     : prepare_lm_split(ctx, job.plan, split, metadata);
+      const bool qa = o.dataset == "pubmedqa" || o.dataset == "passkey";
+      SplitWriter split = writer.begin_split(job.plan.name, qa, job.sources);
+      const auto index = static_cast<int64_t>(names.size()) - 1;
+      if (o.dataset == "passkey")
+        result.source_bytes +=
+            prepare_passkey_split(ctx, job.plan, index,
+                                  o.passkey_samples[o.passkey_samples.size() == 1 ? 0 : static_cast<size_t>(index)],
+                                  split, metadata);
+      else
+        result.source_bytes += qa ? prepare_qa_split(ctx, job.plan, split)
+                                  : prepare_lm_split(ctx, job.plan, split, metadata);
     }
     writer.finish(names);
     result.tokenize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tokenize_start).count();

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "data/sources/passkey.h"
 #include "data/store/token_store.h"
 
 namespace hmt {
@@ -21,7 +22,7 @@ namespace hmt {
 struct ExperimentConfig;
 
 struct PrepareOptions {
-  std::string dataset;  // wikitext103 | pg19 | pubmedqa | text
+  std::string dataset;  // wikitext103 | pg19 | pubmedqa | text | passkey
   std::string source;
   std::string tokenizer;
   std::string out;
@@ -30,6 +31,13 @@ struct PrepareOptions {
   int64_t fuse_size = 1;
   std::string text_field = "text";
   bool add_bos = false, add_eos = false;
+  // passkey: the filler's format (text | pg19 | wikitext103), samples per
+  // split (one value for all or one per split), filler tokens read per split
+  // (at most), and the generator.
+  std::string passkey_filler = "text";
+  std::vector<int64_t> passkey_samples = {1000};
+  int64_t passkey_filler_tokens = 2000000;
+  PasskeyOptions passkey;
   int threads = 0;       // 0: all cores (hmt::resolve_threads)
   bool progress = true;  // progress bar / lines and warnings on stderr
 };

@@ -57,9 +57,13 @@ hid_t native_type<int8_t>();
 template <>
 hid_t native_type<int64_t>();
 
-// A 1-D chunked dataset of T, extendible, optionally shuffle+deflate compressed.
+// A 1-D chunked dataset of T, extendible, optionally shuffle+deflate
+// compressed, with a Fletcher32 checksum per chunk.
 void create_vector(hid_t group, const std::string& name, hid_t type, hsize_t chunk, int deflate_level);
 hsize_t vector_length(hid_t dataset);
+// Whether the dataset's chunks carry the Fletcher32 checksum (files written
+// before it was added do not).
+bool has_checksum(hid_t dataset);
 // Writes count values at [offset, offset + count), growing the dataset first if needed.
 void write_range(hid_t dataset, hid_t type, hsize_t offset, hsize_t count, const void* values);
 // Shrinks (or grows) the dataset to `length` elements.

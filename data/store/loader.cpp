@@ -40,6 +40,11 @@ Loader::Loader(LoaderOptions options) : options_(std::move(options)) {
   store_ = std::make_shared<TokenStore>(o.path);
   check_tokenizer_fingerprint(*store_, o.tokenizer_fingerprint, o.tokenizer_origin);
   split_ = &store_->split(o.split);
+  if (!split_->checksummed())
+    std::fprintf(stderr,
+                 "warning: %s: written before token files carried checksums, so damage to it goes unnoticed; "
+                 "run hmt prepare again to add them\n",
+                 o.path.c_str());
   if (split_->is_qa()) {
     HMT_CHECK(o.interleave_len == 0 && o.dilate_len == 0,
               "{}: split `{}` holds QA samples; data.interleave_len and data.dilate_len apply to language-model "

@@ -35,6 +35,22 @@ std::optional<int32_t> optional_id(int64_t value) {
 
 TokenSplit::TokenSplit(hid_t file, const std::string& file_path, const std::string& name)
     : file_path_(file_path), name_(name) {
+  try {
+    load(file);
+  } catch (const CApiError& e) {
+    damaged("its index datasets", e);
+  }
+}
+
+void TokenSplit::damaged(const std::string& what, const CApiError& e) const {
+  fail("{}: split `{}`: {} cannot be read: a chunk fails its checksum or does not decompress, so the file is "
+       "damaged; prepare it again\n{}",
+       file_path_, name_, what, e.what());
+}
+
+void TokenSplit::load(hid_t file) {
+  const std::string& file_path = file_path_;
+  const std::string& name = name_;
   HMT_CHECK(h5::exists(file, name), "{}: has no split group `{}`", file_path, name);
   group_ = h5::open_group(file, name);
   const std::string where = fmt::format("{}: split `{}`", file_path, name);
@@ -48,6 +64,7 @@ TokenSplit::TokenSplit(hid_t file, const std::string& file_path, const std::stri
     HMT_CHECK(h5::exists(group_.get(), dataset), "{}: dataset `{}` is missing", where, dataset);
 
   tokens_ = h5::open_dataset(group_.get(), store::kTokenData, kTokenCacheBytes);
+  checksummed_ = h5::has_checksum(tokens_.get());
   h5::Id offsets = h5::open_dataset(group_.get(), store::kDocOffsets);
   offsets_ = h5::read_all<uint64_t>(offsets.get());
   HMT_CHECK(!offsets_.empty() && offsets_.front() == 0, "{}: `doc_offsets` must start with 0", where);
@@ -74,6 +91,12 @@ TokenSplit::TokenSplit(hid_t file, const std::string& file_path, const std::stri
             "{}: QA datasets do not have one entry per sample ({} samples)", where, docs);
   for (uint64_t s = 0; s < docs; ++s)
     HMT_CHECK(answer_start_[s] <= offsets_[s + 1] - offsets_[s], "{}: sample {}: answer starts past its end", where, s);
+  if (h5::exists(group_.get(), store::kDistance)) {
+    distances_ = h5::read_all<int64_t>(h5::open_dataset(group_.get(), store::kDistance).get());
+    HMT_CHECK(distances_.size() == docs, "{}: `distance` does not have one entry per sample ({} samples)", where, docs);
+  } else {
+    distances_.assign(docs, -1);
+  }
   h5::Id choice_tokens = h5::open_dataset(group_.get(), store::kChoiceTokens);
   HMT_CHECK(choice_offsets_.back() == h5::vector_length(choice_tokens.get()),
             "{}: `choice_offsets` do not match `choice_tokens` (truncated or damaged)", where);
@@ -97,14 +120,22 @@ int64_t TokenSplit::document_length(int64_t doc) const {
 void TokenSplit::read(int64_t begin, int64_t count, int64_t* out) const {
   HMT_CHECK(begin >= 0 && count >= 0 && begin + count <= tokens(),
             "{}: split `{}`: token range [{}, {}) outside [0, {})", file_path_, name_, begin, begin + count, tokens());
-  h5::read_range(tokens_.get(), H5T_NATIVE_INT64, begin, count, out);
+  try {
+    h5::read_range(tokens_.get(), H5T_NATIVE_INT64, begin, count, out);
+  } catch (const CApiError& e) {
+    damaged(fmt::format("tokens [{}, {})", begin, begin + count), e);
+  }
 }
 
 void TokenSplit::read(int64_t begin, int64_t count, int32_t* out) const {
   HMT_CHECK(begin >= 0 && count >= 0 && begin + count <= tokens(),
             "{}: split `{}`: token range [{}, {}) outside [0, {})", file_path_, name_, begin, begin + count, tokens());
   // Ids are below 2^31 (vocabularies are), so uint32 -> int32 keeps every value.
-  h5::read_range(tokens_.get(), H5T_NATIVE_UINT32, begin, count, out);
+  try {
+    h5::read_range(tokens_.get(), H5T_NATIVE_UINT32, begin, count, out);
+  } catch (const CApiError& e) {
+    damaged(fmt::format("tokens [{}, {})", begin, begin + count), e);
+  }
 }
 
 std::vector<int32_t> TokenSplit::read(int64_t begin, int64_t count) const {
@@ -166,6 +197,12 @@ int64_t TokenSplit::answer_start(int64_t sample) const {
   return static_cast<int64_t>(answer_start_[sample]);
 }
 
+int64_t TokenSplit::distance(int64_t sample) const {
+  require_qa("distance");
+  check_document(sample);
+  return distances_[sample];
+}
+
 int TokenSplit::label(int64_t sample) const {
   require_qa("label");
   check_document(sample);
@@ -180,6 +217,7 @@ QaSample TokenSplit::qa_sample(int64_t sample) const {
   out.label = labels_[sample];
   out.group = static_cast<int64_t>(qa_group_[sample]);
   out.name = document_name(sample);
+  out.distance = distances_[sample];
   h5::Id choice_tokens = h5::open_dataset(group_.get(), store::kChoiceTokens);
   for (int c = 0; c < 3; ++c) {
     const uint64_t begin = choice_offsets_[3 * sample + c], end = choice_offsets_[3 * sample + c + 1];
@@ -229,6 +267,7 @@ TokenStore::TokenStore(const std::string& path) : path_(path) {
   eos_id_ = optional_id(number(store::kEosId));
   bos_id_ = optional_id(number(store::kBosId));
   filler_id_ = optional_id(number(store::kFillerId));
+  recall_task_ = h5::read_string_attribute(file, store::kRecallTask).value_or("");
   split_names_ = split_commas(text(store::kSplits));
   for (const auto& name : split_names_) splits_.push_back(std::make_unique<TokenSplit>(file, path, name));
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "data/store/hdf5_io.h"
 
 namespace hmt {
@@ -49,11 +50,18 @@ struct QaSample {
   // For each short answer c: the ids that follow ids[:answer_start] when the
   // text is `context question c` (tokenized as one text, like the sample).
   std::array<std::vector<int32_t>, 3> choices;
+  // Recall samples (dataset passkey): the fact sits this many segments
+  // before the segment of its query; -1 for other QA samples.
+  int64_t distance = -1;
 };
 
 class TokenSplit {
  public:
+  // Every dataset's chunks are checksummed (Fletcher32, docs/data.md): a
+  // chunk that fails its checksum makes the read that touches it (here, or
+  // read()) an error naming the file and the split.
   TokenSplit(hid_t file, const std::string& file_path, const std::string& name);
+  bool checksummed() const { return checksummed_; }  // false for files written before the checksums
 
   const std::string& name() const { return name_; }
   bool is_qa() const { return qa_; }
@@ -79,17 +87,21 @@ class TokenSplit {
   int64_t answer_start(int64_t sample) const;
   int label(int64_t sample) const;
   QaSample qa_sample(int64_t sample) const;
+  int64_t distance(int64_t sample) const;  // QaSample::distance
 
  private:
+  void load(hid_t file);
+  [[noreturn]] void damaged(const std::string& what, const CApiError& e) const;
   void require_qa(const char* what) const;
   void check_document(int64_t doc) const;
 
   std::string file_path_, name_;
   h5::Id group_, tokens_;
-  bool qa_ = false;
+  bool qa_ = false, checksummed_ = false;
   std::vector<uint64_t> offsets_;
   std::vector<uint64_t> answer_start_, qa_group_, choice_offsets_;
   std::vector<int8_t> labels_;
+  std::vector<int64_t> distances_;
 };
 
 class TokenStore {
@@ -106,6 +118,9 @@ class TokenStore {
   std::optional<int32_t> eos_id() const { return eos_id_; }
   std::optional<int32_t> bos_id() const { return bos_id_; }
   std::optional<int32_t> filler_id() const { return filler_id_; }
+  // The recall benchmark's generator settings as JSON (dataset passkey,
+  // data/sources/passkey.h); "" for other datasets.
+  const std::string& recall_task() const { return recall_task_; }
 
   const std::vector<std::string>& splits() const { return split_names_; }
   bool has_split(const std::string& name) const;
@@ -116,7 +131,7 @@ class TokenStore {
   std::string path_;
   h5::Id file_;
   int64_t version_ = 0, vocab_size_ = 0;
-  std::string dataset_, fingerprint_, tokenizer_path_, inputs_hash_;
+  std::string dataset_, fingerprint_, tokenizer_path_, inputs_hash_, recall_task_;
   std::optional<int32_t> eos_id_, bos_id_, filler_id_;
   std::vector<std::string> split_names_;
   std::vector<std::unique_ptr<TokenSplit>> splits_;

@@ -19,8 +19,9 @@ inline constexpr const char* kEosId = "eos_id";  // -1: none
 inline constexpr const char* kBosId = "bos_id";
 inline constexpr const char* kFillerId = "filler_id";  // first id of "$": the dilation filler
 inline constexpr const char* kInputsHash = "inputs_sha256";
-inline constexpr const char* kSplits = "splits";      // comma-separated, in preparation order
-inline constexpr const char* kComplete = "complete";  // 1, written last (file and split)
+inline constexpr const char* kRecallTask = "recall_task";  // optional: passkey generator settings (JSON)
+inline constexpr const char* kSplits = "splits";           // comma-separated, in preparation order
+inline constexpr const char* kComplete = "complete";       // 1, written last (file and split)
 
 // Split group attributes.
 inline constexpr const char* kKind = "kind";  // "lm" | "qa"
@@ -40,9 +41,12 @@ inline constexpr const char* kSourcePaths = "source_paths";  // string [sources]
 inline constexpr const char* kSourceSha256 = "source_sha256";
 inline constexpr const char* kSourceBytes = "source_bytes";  // uint64 [sources]
 // QA splits, one entry per sample (= document).
-inline constexpr const char* kAnswerStart = "answer_start";      // uint64: tokens before the answer
-inline constexpr const char* kLabel = "label";                   // int8: 0 yes, 1 no, 2 maybe, -1 none
-inline constexpr const char* kGroup = "group";                   // uint64: fused group of the sample
+inline constexpr const char* kAnswerStart = "answer_start";  // uint64: tokens before the answer
+inline constexpr const char* kLabel = "label";               // int8: 0 yes, 1 no, 2 maybe, -1 none
+inline constexpr const char* kGroup = "group";               // uint64: fused group of the sample
+// int64: segments between a recall fact and its query (dataset passkey); -1
+// otherwise. Optional: files written before it read as all -1.
+inline constexpr const char* kDistance = "distance";
 inline constexpr const char* kChoiceOffsets = "choice_offsets";  // uint64 [3 * samples + 1]
 inline constexpr const char* kChoiceTokens = "choice_tokens";    // uint32
 

@@ -67,6 +67,7 @@ void SplitWriter::create(const std::vector<SourceFile>& sources) {
     h5::create_vector(g, store::kAnswerStart, H5T_NATIVE_UINT64, store::kIndexChunk, store::kDeflateLevel);
     h5::create_vector(g, store::kLabel, H5T_NATIVE_INT8, store::kIndexChunk, store::kDeflateLevel);
     h5::create_vector(g, store::kGroup, H5T_NATIVE_UINT64, store::kIndexChunk, store::kDeflateLevel);
+    h5::create_vector(g, store::kDistance, H5T_NATIVE_INT64, store::kIndexChunk, store::kDeflateLevel);
     h5::create_vector(g, store::kChoiceOffsets, H5T_NATIVE_UINT64, store::kIndexChunk, store::kDeflateLevel);
     h5::create_vector(g, store::kChoiceTokens, H5T_NATIVE_UINT32, store::kIndexChunk, store::kDeflateLevel);
     h5::append(dataset(store::kChoiceOffsets).get(), std::vector<uint64_t>{0});
@@ -106,7 +107,7 @@ bool SplitWriter::resume() {
       h5::read_range(choice_offsets.get(), H5T_NATIVE_UINT64, 3 * docs, 1, &choice_total_);
       h5::set_length(choice_offsets.get(), 3 * docs + 1);
       h5::set_length(dataset(store::kChoiceTokens).get(), choice_total_);
-      for (const char* name : {store::kAnswerStart, store::kLabel, store::kGroup}) {
+      for (const char* name : {store::kAnswerStart, store::kLabel, store::kGroup, store::kDistance}) {
         h5::Id d = dataset(name);
         if (h5::vector_length(d.get()) < docs) return false;
         h5::set_length(d.get(), docs);
@@ -142,6 +143,7 @@ void SplitWriter::add_qa_sample(const QaSample& sample) {
   answer_start_.push_back(static_cast<uint64_t>(sample.answer_start));
   labels_.push_back(static_cast<int8_t>(sample.label));
   groups_.push_back(static_cast<uint64_t>(sample.group));
+  distances_.push_back(sample.distance);
   for (const auto& choice : sample.choices) {
     choice_tokens_.insert(choice_tokens_.end(), choice.begin(), choice.end());
     choice_total_ += choice.size();
@@ -168,6 +170,7 @@ void SplitWriter::commit() {
     h5::append(dataset(store::kAnswerStart).get(), answer_start_);
     h5::append(dataset(store::kLabel).get(), labels_);
     h5::append(dataset(store::kGroup).get(), groups_);
+    h5::append(dataset(store::kDistance).get(), distances_);
     h5::append(dataset(store::kChoiceOffsets).get(), choice_offsets_);
     h5::append(dataset(store::kChoiceTokens).get(), choice_tokens_);
   }
@@ -177,6 +180,7 @@ void SplitWriter::commit() {
   answer_start_.clear();
   labels_.clear();
   groups_.clear();
+  distances_.clear();
   choice_offsets_.clear();
   choice_tokens_.clear();
   counts_ = pending_counts_;
@@ -211,6 +215,7 @@ TokenStoreWriter::TokenStoreWriter(const std::string& path, const StoreHeader& h
   h5::write_attribute(file, store::kBosId, int64_t{header.bos_id.value_or(-1)});
   h5::write_attribute(file, store::kFillerId, int64_t{header.filler_id.value_or(-1)});
   h5::write_attribute(file, store::kInputsHash, header.inputs_sha256);
+  if (!header.recall_task.empty()) h5::write_attribute(file, store::kRecallTask, header.recall_task);
 }
 
 bool TokenStoreWriter::open_existing(const StoreHeader& header) {

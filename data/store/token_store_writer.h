@@ -22,6 +22,7 @@ struct StoreHeader {
   std::string tokenizer_fingerprint, tokenizer_path;
   int64_t vocab_size = 0;
   std::optional<int32_t> eos_id, bos_id, filler_id;
+  std::string recall_task;    // dataset passkey: its generator settings as JSON; "" = none
   std::string inputs_sha256;  // identifies the inputs: a file with another value is never resumed
 };
 
@@ -60,6 +61,7 @@ class SplitWriter {
   std::vector<uint32_t> tokens_, choice_tokens_;
   std::vector<uint64_t> offsets_, answer_start_, groups_, choice_offsets_;
   std::vector<int8_t> labels_;
+  std::vector<int64_t> distances_;
   std::vector<std::string> names_;
 };
 

@@ -1,0 +1,148 @@
+#include "data/sources/passkey.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/splitmix.h"
+
+namespace hmt {
+namespace {
+
+constexpr std::array<const char*, 12> kKeyNames = {"red",  "blue", "green", "black",  "white",  "brown",
+                                                   "pink", "gold", "gray",  "silver", "orange", "purple"};
+
+// A portable stream (std::uniform_int_distribution differs between standard
+// libraries): SplitMix64 over an incremented state. The modulo bias is below
+// 2^-40 for the ranges drawn here.
+class Draw {
+ public:
+  explicit Draw(uint64_t seed) : state_(seed) {}
+  uint64_t next() { return splitmix64(state_++); }
+  int64_t below(int64_t n) { return static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
+
+ private:
+  uint64_t state_;
+};
+
+std::string draw_value(Draw& draw, int64_t digits) {
+  std::string value;
+  for (int64_t d = 0; d < digits; ++d) value += static_cast<char>('0' + draw.below(10));
+  return value;
+}
+
+std::string key_name(const PasskeyOptions& o, size_t k) { return o.facts == 1 ? "pass" : kKeyNames[k]; }
+
+void put(std::vector<int32_t>& ids, int64_t at, const std::vector<int32_t>& piece) {
+  std::copy(piece.begin(), piece.end(), ids.begin() + at);
+}
+
+}  // namespace
+
+int64_t passkey_key_names() { return static_cast<int64_t>(kKeyNames.size()); }
+
+void PasskeyOptions::check() const {
+  HMT_CHECK(segment_length >= 1,
+            "data.passkey.segment_length: the segment length L that distances count in must be >= 1 (0 = "
+            "hmt.segment_length), got {}",
+            segment_length);
+  HMT_CHECK(!distances.empty(), "data.passkey.distances: give at least one distance (in segments)");
+  for (int64_t d : distances) HMT_CHECK(d >= 1, "data.passkey.distances: each distance must be >= 1, got {}", d);
+  HMT_CHECK(facts >= 1 && facts <= passkey_key_names(), "data.passkey.facts must be in [1, {}], got {}",
+            passkey_key_names(), facts);
+  HMT_CHECK(digits >= 1 && digits <= 18, "data.passkey.digits must be in [1, 18], got {}", digits);
+  HMT_CHECK(lead_segments >= 0, "data.passkey.lead_segments must be >= 0, got {}", lead_segments);
+}
+
+double PasskeyOptions::chance() const { return std::pow(10.0, -static_cast<double>(digits)); }
+
+nlohmann::ordered_json PasskeyOptions::to_json() const {
+  return {{"task", facts == 1 ? "passkey" : "facts"},
+          {"segment_length", segment_length},
+          {"distances", distances},
+          {"facts", facts},
+          {"digits", digits},
+          {"lead_segments", lead_segments},
+          {"seed", seed},
+          {"chance", chance()}};
+}
+
+PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& tokenizer,
+                                  const std::vector<int32_t>& filler, int64_t split, int64_t index) {
+  const int64_t L = o.segment_length;
+  Draw draw(splitmix64(splitmix64(splitmix64(o.seed) + static_cast<uint64_t>(split)) + static_cast<uint64_t>(index)));
+  PasskeySample out;
+  const int64_t D = o.distances[static_cast<size_t>(index) % o.distances.size()];
+  // Enough segments before the query for every fact to have one of its own.
+  const int64_t lead = std::max(draw.below(o.lead_segments + 1), o.facts - D);
+  const int64_t segments = lead + D + 1;
+  out.fact_segment = lead;
+  out.query_segment = lead + D;
+
+  const int64_t length = segments * L;
+  HMT_CHECK(static_cast<int64_t>(filler.size()) >= length,
+            "data.passkey: the filler text of split {} has {} tokens, fewer than one sample of {} segments of {} "
+            "(give more text in data.source)",
+            split, filler.size(), segments, L);
+  const int64_t start = draw.below(static_cast<int64_t>(filler.size()) - length + 1);
+  std::vector<int32_t> ids(filler.begin() + start, filler.begin() + start + length);
+
+  // The asked fact is fact 0; its key is the first of a random pick of names.
+  std::vector<size_t> names(kKeyNames.size());
+  for (size_t k = 0; k < names.size(); ++k) names[k] = k;
+  for (size_t k = 0; k + 1 < names.size(); ++k)
+    std::swap(names[k], names[k + static_cast<size_t>(draw.below(static_cast<int64_t>(names.size() - k)))]);
+  std::vector<std::string> values;
+  while (static_cast<int64_t>(values.size()) < o.facts) {
+    auto value = draw_value(draw, o.digits);
+    if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
+  }
+  out.key = key_name(o, names[0]);
+  out.value = values[0];
+
+  auto place_fact = [&](int64_t segment, const std::string& key, const std::string& value) {
+    const auto fact = tokenizer.encode("The " + key + " key is " + value + ".");
+    HMT_CHECK(static_cast<int64_t>(fact.size()) <= L,
+              "data.passkey: a fact (\"The {} key is {}.\") takes {} tokens, more than a segment of L = {}", key, value,
+              fact.size(), L);
+    const int64_t at = segment * L + draw.below(L - static_cast<int64_t>(fact.size()) + 1);
+    put(ids, at, fact);
+    return at;
+  };
+  out.fact_begin = place_fact(out.fact_segment, out.key, out.value);
+  if (o.facts > 1) {
+    std::vector<int64_t> free;
+    for (int64_t s = 0; s < out.query_segment; ++s)
+      if (s != out.fact_segment) free.push_back(s);
+    for (int64_t f = 1; f < o.facts; ++f) {
+      const auto pick = static_cast<size_t>(draw.below(static_cast<int64_t>(free.size())));
+      const int64_t segment = free[pick];
+      free.erase(free.begin() + static_cast<int64_t>(pick));
+      place_fact(segment, key_name(o, names[static_cast<size_t>(f)]), values[static_cast<size_t>(f)]);
+      out.other_fact_segments.push_back(segment);
+    }
+    std::sort(out.other_fact_segments.begin(), out.other_fact_segments.end());
+  }
+
+  const auto query = tokenizer.encode("The " + out.key + " key is");
+  const auto answer = tokenizer.encode(" " + out.value);
+  HMT_CHECK(!answer.empty(), "data.passkey: the tokenizer gives no ids for the value \"{}\"", out.value);
+  const int64_t tail = static_cast<int64_t>(query.size() + answer.size());
+  HMT_CHECK(tail <= L,
+            "data.passkey: the query and its answer (\"The {} key is {}\") take {} tokens, more than a "
+            "segment of L = {}",
+            out.key, out.value, tail, L);
+  put(ids, length - tail, query);
+  put(ids, length - static_cast<int64_t>(answer.size()), answer);
+
+  out.sample.ids = std::move(ids);
+  out.sample.answer_start = length - static_cast<int64_t>(answer.size());
+  out.sample.distance = D;
+  out.sample.group = index;
+  out.sample.name = fmt::format("d{}-{}", D, index);
+  out.token_distance = out.sample.answer_start - out.fact_begin;
+  return out;
+}
+
+}  // namespace hmt

@@ -1,0 +1,69 @@
+#pragma once
+// The long-range recall benchmark (`hmt prepare --dataset passkey`,
+// docs/data.md "Recall samples"): documents of real filler text with a fact
+// placed D segments before the query that asks for it.
+//
+// A sample is a whole number of segments of L tokens, cut from the sample's
+// first token as run_segments cuts a QA row:
+//   [lead filler segments] [fact segment] [D - 1 filler segments] [query segment]
+// The fact "The <key> key is <value>." sits at a random offset inside its
+// segment; the query segment ends with "The <key> key is" and the answer
+// " <value>", the last tokens of the sample and the only scored ones. With
+// facts = 1 the key is "pass" (the pass-key task); with facts = F > 1, F - 1
+// other keys with other values sit in other segments before the query (the
+// several-facts task), so the answer has to be the value of the asked key,
+// not any value seen. Each piece is tokenized on its own and the ids are
+// concatenated, so a fact is the same ids wherever it lands.
+//
+// Values are `digits` decimal digits, uniform (leading zeros kept), so an
+// answer guessed without the fact is exactly right with probability
+// 10^-digits: the chance level. Sample i of a split uses distance
+// distances[i % |distances|] (so every distance has the same number of
+// samples) and a generator seeded by (seed, split, i) only, so a sample is
+// the same however many are made and an interrupted preparation resumes
+// exactly.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/store/token_store.h"
+#include "data/tokenizers/tokenizer.h"
+
+namespace hmt {
+
+struct PasskeyOptions {
+  int64_t segment_length = 0;                      // L: the segment grid the distances count in
+  std::vector<int64_t> distances = {2, 4, 8, 16};  // D, in segments between fact and query
+  int64_t facts = 1;                               // 1: the pass key; F > 1: F key -> value facts, one asked
+  int64_t digits = 5;                              // digits of a value
+  int64_t lead_segments = 1;                       // filler segments before the fact: uniform in [0, lead]
+  uint64_t seed = 0;
+
+  void check() const;  // errors name the data.passkey.* key
+  // The settings and the chance level, as stored in the token file (TokenStore::recall_task).
+  nlohmann::ordered_json to_json() const;
+  double chance() const;  // 10^-digits
+};
+
+// The largest number of key names a sample can hold (facts <= this).
+int64_t passkey_key_names();
+
+// One generated sample and where its parts are (for tests and the log).
+struct PasskeySample {
+  QaSample sample;                           // ids, answer_start, distance, name "d<D>-<i>"
+  std::string key, value;                    // the asked fact
+  int64_t fact_begin = 0;                    // index of the asked fact's first id
+  int64_t fact_segment = 0;                  // its segment; the query's is fact_segment + distance
+  int64_t query_segment = 0;                 // the last segment
+  std::vector<int64_t> other_fact_segments;  // the other facts' segments (several-facts task)
+  int64_t token_distance = 0;                // ids from the asked fact's first to the answer's first
+};
+
+// Sample `index` of split number `split` from `filler`: the split's filler
+// text, tokenized (at least one sample's length of ids; error otherwise).
+PasskeySample make_passkey_sample(const PasskeyOptions& options, const Tokenizer& tokenizer,
+                                  const std::vector<int32_t>& filler, int64_t split, int64_t index);
+
+}  // namespace hmt

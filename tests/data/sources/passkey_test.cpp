@@ -1,0 +1,206 @@
+// The recall benchmark's generator (data/sources/passkey.h) under the byte
+// tokenizer, so every piece of a sample can be read back as text: fact
+// placement, distances, the answer mask, determinism, the several-facts
+// variant, and `hmt prepare --dataset passkey` end to end.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "data/sources/passkey.h"
+#include "data/store/loader.h"
+#include "tests/data/sources/prepare_fixture.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using hmt::test::byte_ids;
+
+std::vector<int32_t> filler_text(size_t bytes) {
+  std::string text;
+  for (int i = 0; text.size() < bytes; ++i) text += "filler sentence " + std::to_string(i) + " of plain text. ";
+  return byte_ids(text.substr(0, bytes));
+}
+
+std::string text_at(const std::vector<int32_t>& ids, int64_t begin, int64_t count) {
+  std::string out;
+  for (int64_t i = begin; i < begin + count; ++i) out.push_back(static_cast<char>(ids[static_cast<size_t>(i)]));
+  return out;
+}
+
+hmt::PasskeyOptions options(int64_t facts) {
+  hmt::PasskeyOptions o;
+  o.segment_length = 32;  // "The purple key is 12345." is 24 bytes
+  o.distances = {1, 3, 6};
+  o.facts = facts;
+  o.digits = 5;
+  o.lead_segments = 2;
+  o.seed = 11;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("passkey: the fact sits D segments before the query, the answer ends the sample", "[passkey][prepare]") {
+  auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
+  const auto filler = filler_text(5000);
+  const auto o = options(/*facts=*/1);
+  std::set<int64_t> leads;
+  for (int64_t i = 0; i < 30; ++i) {
+    auto made = hmt::make_passkey_sample(o, *tokenizer, filler, /*split=*/0, i);
+    const auto& s = made.sample;
+    const int64_t L = o.segment_length, n = static_cast<int64_t>(s.ids.size());
+    INFO("sample " << i);
+    CHECK(s.distance == o.distances[static_cast<size_t>(i) % 3]);
+    CHECK(n % L == 0);
+    CHECK(made.query_segment == n / L - 1);
+    CHECK(made.query_segment - made.fact_segment == s.distance);
+    CHECK(made.fact_begin / L == made.fact_segment);
+    CHECK(made.key == "pass");
+    CHECK(made.value.size() == 5);
+    const std::string fact = "The pass key is " + made.value + ".";
+    CHECK(text_at(s.ids, made.fact_begin, static_cast<int64_t>(fact.size())) == fact);
+    CHECK(made.fact_begin + static_cast<int64_t>(fact.size()) <= (made.fact_segment + 1) * L);
+    const std::string tail = "The pass key is " + made.value;
+    CHECK(text_at(s.ids, n - static_cast<int64_t>(tail.size()), static_cast<int64_t>(tail.size())) == tail);
+    // Only the value (" 12345") is scored.
+    CHECK(s.answer_start == n - 6);
+    CHECK(text_at(s.ids, s.answer_start, 6) == " " + made.value);
+    CHECK(made.token_distance == s.answer_start - made.fact_begin);
+    // Everything else is a contiguous slice of the filler.
+    leads.insert(made.fact_segment);
+    CHECK(made.fact_segment <= o.lead_segments);
+    CHECK(s.name == "d" + std::to_string(s.distance) + "-" + std::to_string(i));
+  }
+  CHECK(leads.size() == 3);  // lead drawn from [0, 2]
+}
+
+TEST_CASE("passkey: a sample depends on seed, split and index only", "[passkey][prepare]") {
+  auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
+  const auto filler = filler_text(5000);
+  const auto o = options(/*facts=*/1);
+  auto a = hmt::make_passkey_sample(o, *tokenizer, filler, 0, 7);
+  auto b = hmt::make_passkey_sample(o, *tokenizer, filler, 0, 7);
+  CHECK(a.sample.ids == b.sample.ids);
+  CHECK(hmt::make_passkey_sample(o, *tokenizer, filler, 1, 7).sample.ids != a.sample.ids);
+  auto other_seed = o;
+  other_seed.seed = 12;
+  CHECK(hmt::make_passkey_sample(other_seed, *tokenizer, filler, 0, 7).sample.ids != a.sample.ids);
+  // Values are uniform over 10^digits: over 300 samples every first digit appears.
+  std::set<char> first_digits;
+  for (int64_t i = 0; i < 300; ++i) first_digits.insert(hmt::make_passkey_sample(o, *tokenizer, filler, 0, i).value[0]);
+  CHECK(first_digits.size() == 10);
+  CHECK(o.chance() == Approx(1e-5));
+  CHECK(o.to_json()["task"] == "passkey");
+}
+
+TEST_CASE("passkey: several facts sit in distinct earlier segments and only one is asked", "[passkey][prepare]") {
+  auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
+  const auto filler = filler_text(8000);
+  const auto o = options(/*facts=*/4);
+  for (int64_t i = 0; i < 12; ++i) {
+    auto made = hmt::make_passkey_sample(o, *tokenizer, filler, 0, i);
+    const auto& ids = made.sample.ids;
+    const int64_t L = o.segment_length;
+    INFO("sample " << i << " D " << made.sample.distance);
+    REQUIRE(made.other_fact_segments.size() == 3);
+    std::set<int64_t> segments(made.other_fact_segments.begin(), made.other_fact_segments.end());
+    segments.insert(made.fact_segment);
+    CHECK(segments.size() == 4);
+    CHECK(*segments.rbegin() < made.query_segment);
+    CHECK(made.query_segment - made.fact_segment == made.sample.distance);
+    CHECK(made.key != "pass");
+    // Each other segment holds "The <key> key is <value>." for another key and value.
+    std::set<std::string> keys{made.key}, values{made.value};
+    for (int64_t seg : made.other_fact_segments) {
+      const std::string text = text_at(ids, seg * L, L);
+      const auto at = text.find("The ");
+      REQUIRE(at != std::string::npos);
+      const auto key_end = text.find(" key is ", at);
+      REQUIRE(key_end != std::string::npos);
+      keys.insert(text.substr(at + 4, key_end - at - 4));
+      values.insert(text.substr(key_end + 8, 5));
+    }
+    CHECK(keys.size() == 4);
+    CHECK(values.size() == 4);
+    const std::string tail = "The " + made.key + " key is " + made.value;
+    CHECK(text_at(ids, static_cast<int64_t>(ids.size() - tail.size()), static_cast<int64_t>(tail.size())) == tail);
+  }
+  CHECK(o.to_json()["task"] == "facts");
+}
+
+TEST_CASE("passkey: errors name the key", "[passkey][prepare]") {
+  auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
+  auto o = options(/*facts=*/1);
+  CHECK_THROWS_WITH(hmt::make_passkey_sample(o, *tokenizer, filler_text(100), 0, 2),
+                    Catch::Contains("fewer than one sample") && Catch::Contains("data.source"));
+  o.segment_length = 12;
+  CHECK_THROWS_WITH(hmt::make_passkey_sample(o, *tokenizer, filler_text(5000), 0, 0),
+                    Catch::Contains("more than a segment of L = 12"));
+  o.segment_length = 0;
+  CHECK_THROWS_WITH(o.check(), Catch::Contains("data.passkey.segment_length"));
+  o = options(1);
+  o.distances = {4, 0};
+  CHECK_THROWS_WITH(o.check(), Catch::Contains("data.passkey.distances"));
+  o = options(13);
+  CHECK_THROWS_WITH(o.check(), Catch::Contains("data.passkey.facts"));
+}
+
+TEST_CASE("passkey: hmt prepare writes recall samples whose loader rows score only the answer", "[passkey][prepare]") {
+  const auto dir = hmt::test::temp_dir("prepare_passkey");
+  {
+    std::ofstream jsonl(dir / "filler.jsonl");
+    for (int line = 0; line < 40; ++line) {
+      std::string text;
+      for (int i = 0; i < 12; ++i) text += "line " + std::to_string(line) + " sentence " + std::to_string(i) + ". ";
+      jsonl << nlohmann::json({{"text", text}}).dump() << "\n";
+    }
+  }
+  auto o = hmt::test::prepare_fixture_options("passkey", dir / "filler.jsonl", dir / "pk.h5");
+  o.splits = {"train", "test"};
+  o.split_fractions = {0.5, 0.5};
+  o.passkey_samples = {12, 6};
+  o.passkey = options(/*facts=*/1);
+  o.passkey.lead_segments = 0;
+  auto result = hmt::prepare_dataset(o);
+  REQUIRE(result.splits.size() == 2);
+  CHECK(result.splits[0].second.documents == 12);
+  hmt::TokenStore store(o.out);
+  CHECK(store.dataset() == "passkey");
+  auto task = nlohmann::json::parse(store.recall_task());
+  CHECK(task["chance"].get<double>() == Approx(1e-5));
+  CHECK(task["distances"] == nlohmann::json({1, 3, 6}));
+  auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
+  const auto& test = store.split("test");
+  REQUIRE(test.is_qa());
+  for (int64_t s = 0; s < test.documents(); ++s) {
+    auto sample = test.qa_sample(s);
+    CHECK(sample.distance == o.passkey.distances[static_cast<size_t>(s) % 3]);
+    CHECK(static_cast<int64_t>(sample.ids.size()) == (sample.distance + 1) * 32);
+    CHECK(static_cast<int64_t>(sample.ids.size()) - sample.answer_start == 6);
+  }
+  // Too little filler for the longest sample is an error naming the split.
+  auto short_filler = o;
+  short_filler.out = (dir / "short.h5").string();
+  short_filler.passkey.distances = {200};
+  CHECK_THROWS_WITH(hmt::prepare_dataset(short_filler),
+                    Catch::Contains("split `train`") && Catch::Contains("filler tokens"));
+  // Running it again with the same inputs does nothing; the train split's samples differ from test's.
+  CHECK(hmt::prepare_dataset(o).up_to_date);
+  CHECK(store.split("train").read_document(0) != test.read_document(0));
+
+  hmt::LoaderOptions lo;
+  lo.path = o.out;
+  lo.split = "test";
+  lo.batch_size = 3;
+  lo.shuffle = false;
+  hmt::Loader loader(lo);
+  auto batch = loader.next();
+  for (int64_t r = 0; r < 3; ++r) {
+    const int64_t n = test.document_length(r), width = batch.ids.size(1);
+    CHECK(batch.score_mask[r].sum().item<int64_t>() == 6);
+    CHECK(batch.score_mask[r].narrow(0, width - 6, 6).sum().item<int64_t>() == 6);
+    CHECK(batch.mask[r].sum().item<int64_t>() == n);
+  }
+}

@@ -1,0 +1,170 @@
+// The recall benchmark's metric (eval/recall_task.h): a sample is correct
+// exactly when the greedy answer is the stored one. Checked against two
+// independent computations on a tiny model: the greedy continuation of
+// HmtGenerator (hmt mode), and for every mode the argmax found by scoring
+// every candidate token at each answer position.
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include "data/store/token_store_writer.h"
+#include "eval/recall_task.h"
+#include "model/hmt_generator.h"
+#include "tests/model/hmt_fixtures.h"
+#include "tests/test_paths.h"
+
+namespace {
+
+constexpr int64_t kVocab = 37;
+
+// NLL of ids[at] given ids[:at], for the row alone.
+double nll_at(hmt::HmtModel& model, const std::vector<int64_t>& ids, int64_t at, hmt::MemoryMode mode) {
+  auto t = torch::tensor(ids, torch::kLong).unsqueeze(0);
+  auto score = torch::zeros_like(t);
+  score[0][at] = 1;
+  hmt::RunnerOptions options;
+  options.memory = mode;
+  torch::NoGradGuard no_grad;
+  return hmt::run_segments(model, t, /*mask=*/{}, score, options).nll_sum.item<double>();
+}
+
+// Every answer token is the argmax given the true tokens before it.
+bool greedy_by_scan(hmt::HmtModel& model, std::vector<int64_t> ids, int64_t answer_start, hmt::MemoryMode mode) {
+  for (auto at = answer_start; at < static_cast<int64_t>(ids.size()); ++at) {
+    const int64_t truth = ids[static_cast<size_t>(at)];
+    int64_t best = 0;
+    double best_nll = 0;
+    for (int64_t c = 0; c < kVocab; ++c) {
+      ids[static_cast<size_t>(at)] = c;
+      const double v = nll_at(model, ids, at, mode);
+      if (c == 0 || v < best_nll) best = c, best_nll = v;
+    }
+    ids[static_cast<size_t>(at)] = truth;
+    if (best != truth) return false;
+  }
+  return true;
+}
+
+std::vector<int64_t> greedy_continuation(hmt::HmtModel& model, const std::vector<int64_t>& prefix, int64_t count) {
+  hmt::HmtGenerator generator(model);
+  auto logits = generator.feed(prefix);
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < count; ++i) {
+    out.push_back(logits.argmax().item<int64_t>());
+    if (i + 1 < count) logits = generator.append_generated(out.back());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("recall eval: exact match is the greedy answer, per distance", "[eval][recall]") {
+  const int64_t L = 5;
+  auto model = hmt::test::tiny_hmt(hmt::Family::Llama,
+                                   hmt::test::tiny_hmt_config(L, /*sensory=*/2, /*recall=*/true,
+                                                              /*context=*/4),
+                                   torch::kDouble);
+  model->eval();
+  // Samples of (D + 1) segments; the last 2 tokens are the answer. Every
+  // other sample's answer is set to the model's own greedy continuation, so
+  // both outcomes occur.
+  std::vector<hmt::QaSample> samples;
+  auto random = hmt::test::random_ids(/*rows=*/1, /*length=*/400, kVocab, /*seed=*/5);
+  int64_t cursor = 0;
+  for (int64_t s = 0; s < 8; ++s) {
+    hmt::QaSample sample;
+    sample.distance = 1 + s % 3;
+    const int64_t n = (sample.distance + 1) * L;
+    for (int64_t t = 0; t < n; ++t) sample.ids.push_back(static_cast<int32_t>(random[0][cursor++].item<int64_t>()));
+    sample.answer_start = n - 2;
+    if (s % 2 == 0) {
+      std::vector<int64_t> prefix(sample.ids.begin(), sample.ids.end() - 2);
+      auto greedy = greedy_continuation(*model, prefix, 2);
+      sample.ids[n - 2] = static_cast<int32_t>(greedy[0]);
+      sample.ids[n - 1] = static_cast<int32_t>(greedy[1]);
+    }
+    sample.name = "s" + std::to_string(s);
+    samples.push_back(sample);
+  }
+  const auto path = (hmt::test::temp_dir("eval_recall") / "pk.h5").string();
+  {
+    hmt::StoreHeader header;
+    header.dataset = "passkey";
+    header.vocab_size = kVocab;
+    header.inputs_sha256 = "recall-fixture";
+    header.recall_task = R"({"chance": 0.01})";
+    hmt::TokenStoreWriter writer(path, header);
+    auto out = writer.begin_split("test", /*qa=*/true, {{"filler.txt", "00", 1}});
+    for (const auto& s : samples) out.add_qa_sample(s);
+    out.mark_units(static_cast<int64_t>(samples.size()), {});
+    out.finish();
+    writer.finish({"test"});
+  }
+  hmt::TokenStore store(path);
+  for (auto mode : {hmt::MemoryMode::Hmt, hmt::MemoryMode::Rmt, hmt::MemoryMode::None}) {
+    INFO(hmt::memory_mode_name(mode));
+    hmt::RecallEvalOptions options;
+    options.batch = 3;  // left-padded batches of rows of different lengths
+    options.mode = mode;
+    auto result = hmt::recall_evaluation(*model, store, store.split("test"), options, nullptr);
+    CHECK(result.chance == Approx(0.01));
+    REQUIRE(result.distances.size() == 3);
+    std::array<int64_t, 3> correct{};
+    int64_t all = 0;
+    for (size_t s = 0; s < samples.size(); ++s) {
+      const auto& sample = samples[s];
+      std::vector<int64_t> ids(sample.ids.begin(), sample.ids.end());
+      const bool expected = greedy_by_scan(*model, ids, sample.answer_start, mode);
+      if (mode == hmt::MemoryMode::Hmt && s % 2 == 0) CHECK(expected);  // the generator's own answer
+      correct[static_cast<size_t>(sample.distance - 1)] += expected ? 1 : 0;
+      all += expected ? 1 : 0;
+    }
+    for (size_t d = 0; d < 3; ++d) {
+      CHECK(result.distances[d].distance == static_cast<int64_t>(d) + 1);
+      CHECK(result.distances[d].samples == (d < 2 ? 3 : 2));
+      CHECK(result.distances[d].correct == correct[d]);
+    }
+    CHECK(result.correct == all);
+    CHECK(result.samples == 8);
+    CHECK(result.accuracy == Approx(static_cast<double>(all) / 8.0));
+  }
+}
+
+TEST_CASE("recall eval: a sample counts only when every answer token is right", "[eval][recall]") {
+  hmt::RecallEvaluation r;
+  hmt::add_recall_sample(r, /*distance=*/16, /*answer_tokens=*/3, /*misses=*/0, /*nll_sum=*/0.5);
+  hmt::add_recall_sample(r, 16, 3, 1, 2.0);
+  hmt::add_recall_sample(r, 4, 2, 0, 0.1);
+  hmt::add_recall_sample(r, 4, 0, 0, 0.0);  // no answer tokens: not a correct answer
+  REQUIRE(r.distances.size() == 2);
+  CHECK(r.distances[0].distance == 4);
+  CHECK(r.distances[0].correct == 1);
+  CHECK(r.distances[1].correct == 1);
+  CHECK(r.distances[1].token_hits == 5);
+  CHECK(r.distances[1].accuracy() == Approx(0.5));
+  CHECK(r.accuracy == Approx(0.5));
+  auto json = hmt::recall_json(r);
+  CHECK(json["distances"][1]["token_accuracy"].get<double>() == Approx(5.0 / 6.0));
+}
+
+TEST_CASE("recall eval: a split without recall samples is refused", "[eval][recall]") {
+  const auto path = (hmt::test::temp_dir("eval_recall_qa") / "qa.h5").string();
+  {
+    hmt::StoreHeader header;
+    header.dataset = "pubmedqa";
+    header.vocab_size = kVocab;
+    header.inputs_sha256 = "x";
+    hmt::TokenStoreWriter writer(path, header);
+    auto out = writer.begin_split("test", /*qa=*/true, {{"a.json", "00", 1}});
+    hmt::QaSample sample;
+    sample.ids = {1, 2, 3, 4};
+    sample.answer_start = 2;
+    out.add_qa_sample(sample);
+    out.mark_units(1, {});
+    out.finish();
+    writer.finish({"test"});
+  }
+  hmt::TokenStore store(path);
+  auto model = hmt::test::tiny_hmt(hmt::Family::Llama, hmt::test::tiny_hmt_config(4, 2, true, 3), torch::kDouble);
+  CHECK_THROWS_WITH(hmt::recall_evaluation(*model, store, store.split("test"), {}, nullptr),
+                    Catch::Contains("no recall samples") && Catch::Contains("--dataset passkey"));
+}
