@@ -73,10 +73,13 @@ std::string plot_png(const PlotSpec& spec, const std::string& png_path) {
     table += "\n\n";  // two blank lines end a gnuplot data block (index i)
   }
   write_file_atomically(data.string(), table);
-  write_file_atomically(script.string(), gnuplot_script(spec, data.string(), png_path));
+  // gnuplot draws into a sibling that is renamed over the PNG only when it
+  // succeeded: a failed plot (a full disk) leaves an earlier PNG as it was.
+  const std::string drawn = png_path + ".tmp.png";
+  write_file_atomically(script.string(), gnuplot_script(spec, data.string(), drawn));
 
   std::error_code ignored;
-  fs::remove(png_path, ignored);  // a PNG left from an earlier call must not pass for this one
+  fs::remove(drawn, ignored);
   const std::string command = "gnuplot " + quoted(script.string()) + " 2>&1";
   std::FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return "cannot start gnuplot";
@@ -88,7 +91,16 @@ std::string plot_png(const PlotSpec& spec, const std::string& png_path) {
     return "gnuplot not found (Debian: apt-get install gnuplot-nox; scripts/bootstrap.sh installs it); data and "
            "script written to " +
            data.string() + " and " + script.string();
-  if (status != 0 || !fs::exists(png_path)) return "gnuplot failed on " + script.string() + ": " + output;
+  if (status != 0 || !fs::exists(drawn)) {
+    fs::remove(drawn, ignored);
+    return "gnuplot failed on " + script.string() + ": " + output;
+  }
+  std::error_code ec;
+  fs::rename(drawn, png_path, ec);
+  if (ec) {
+    fs::remove(drawn, ignored);
+    return "cannot rename " + drawn + " onto " + png_path + ": " + ec.message();
+  }
   return "";
 }
 

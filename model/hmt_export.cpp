@@ -126,14 +126,26 @@ void save_export(HmtModel& model, const std::string& dir_name, const std::string
   fsync_directory(dir);
 }
 
+// A failed write (a full disk) leaves the staging directory to be removed on
+// the way out and the directory as it was: files are renamed into it only
+// once all of them are written.
+void save_export_or_fail(HmtModel& model, const std::string& dir, const std::string& tokenizer_path, bool with_hmt) {
+  try {
+    save_export(model, dir, tokenizer_path, with_hmt);
+  } catch (const std::exception& e) {
+    fail("{}: export not written: {}; its partial files were removed, an earlier export there is intact", dir,
+         e.what());
+  }
+}
+
 }  // namespace
 
 void save_hmt_export(HmtModel& model, const std::string& dir, const std::string& tokenizer_path) {
-  save_export(model, dir, tokenizer_path, /*with_hmt=*/true);
+  save_export_or_fail(model, dir, tokenizer_path, /*with_hmt=*/true);
 }
 
 void save_backbone_export(HmtModel& model, const std::string& dir, const std::string& tokenizer_path) {
-  save_export(model, dir, tokenizer_path, /*with_hmt=*/false);
+  save_export_or_fail(model, dir, tokenizer_path, /*with_hmt=*/false);
 }
 
 std::shared_ptr<HmtModel> load_hmt_export(const std::string& dir_name) {

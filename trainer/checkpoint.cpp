@@ -181,23 +181,31 @@ std::string save_checkpoint(const std::string& run_dir, HmtModel& model, const O
   fs::create_directories(parent, ec);
   HMT_CHECK(!ec, "{}: cannot create: {}", parent.string(), ec.message());
   const fs::path target = parent / checkpoint_name(state.stage, state.step);
-  StagingDir staging((parent / ".staging-XXXXXX").string());
-  const fs::path& dir = staging.path();
-  save_backbone(model.backbone(), dir.string());
-  if (!lora_module_names(model.backbone()).empty()) save_lora_adapters(model.backbone(), (dir / kLoraFile).string());
-  if (with_hmt) save_safetensors((dir / kHmtFile).string(), all_hmt_tensors(model), {{"format", "pt"}});
-  if (optimizer) save_safetensors((dir / kOptimizerFile).string(), optimizer->state(), {{"format", "pt"}});
-  write_file_atomically((dir / "config.yaml").string(), to_yaml(config));
-  nlohmann::ordered_json json = state.to_json();
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  // Size and content hash of every file: a flipped bit in the weights (or a
-  // damaged config.json) makes the checkpoint invalid, so resume falls back
-  // to the newest one that verifies instead of training on garbage.
-  json["files"] = file_entries(dir.string(), names);
-  write_file_atomically((dir / kStateFile).string(), json.dump(2) + "\n");
-  staging.publish(target);
+  // Everything is written into the staging directory first: a failed write
+  // (a full disk) removes it on the way out, and the checkpoints already
+  // published stay as they were (pruning runs only after a save succeeded).
+  try {
+    StagingDir staging((parent / ".staging-XXXXXX").string());
+    const fs::path& dir = staging.path();
+    save_backbone(model.backbone(), dir.string());
+    if (!lora_module_names(model.backbone()).empty()) save_lora_adapters(model.backbone(), (dir / kLoraFile).string());
+    if (with_hmt) save_safetensors((dir / kHmtFile).string(), all_hmt_tensors(model), {{"format", "pt"}});
+    if (optimizer) save_safetensors((dir / kOptimizerFile).string(), optimizer->state(), {{"format", "pt"}});
+    write_file_atomically((dir / "config.yaml").string(), to_yaml(config));
+    nlohmann::ordered_json json = state.to_json();
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    // Size and content hash of every file: a flipped bit in the weights (or a
+    // damaged config.json) makes the checkpoint invalid, so resume falls back
+    // to the newest one that verifies instead of training on garbage.
+    json["files"] = file_entries(dir.string(), names);
+    write_file_atomically((dir / kStateFile).string(), json.dump(2) + "\n");
+    staging.publish(target);
+  } catch (const std::exception& e) {
+    fail("{}: checkpoint not written: {}; its partial files were removed, the earlier checkpoints are intact",
+         target.string(), e.what());
+  }
   return target.string();
 }
 

@@ -21,20 +21,14 @@ MetricsLog::MetricsLog(std::string path, int64_t keep_bytes) : path_(std::move(p
               size, keep_bytes);
     HMT_CHECK(::truncate(path_.c_str(), keep_bytes) == 0, "{}: cannot truncate: {}", path_, std::strerror(errno));
   }
-  file_ = std::fopen(path_.c_str(), "ab");
-  HMT_CHECK(file_ != nullptr, "{}: cannot open for appending: {}", path_, std::strerror(errno));
-  bytes_ = static_cast<int64_t>(fs::file_size(path_, ec));
-}
-
-MetricsLog::~MetricsLog() {
-  if (file_) std::fclose(file_);
+  file_ = std::make_unique<AppendFile>(path_);
 }
 
 void MetricsLog::write(const nlohmann::ordered_json& row) {
-  const std::string line = row.dump() + "\n";
-  HMT_CHECK(std::fwrite(line.data(), 1, line.size(), file_) == line.size() && std::fflush(file_) == 0,
-            "{}: write failed: {}", path_, std::strerror(errno));
-  bytes_ += static_cast<int64_t>(line.size());
+  bool cut_back = true;
+  if (const int error = file_->append(row.dump() + "\n", &cut_back))
+    fail("{}: write failed: {}; {}", path_, std::strerror(error),
+         cut_back ? "the rows before this one are intact" : "the last row may be cut short");
 }
 
 std::vector<nlohmann::json> read_metrics(const std::string& path) {

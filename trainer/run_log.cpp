@@ -1,26 +1,22 @@
 #include "trainer/run_log.h"
 
-#include <cerrno>
+#include <cstdio>
 #include <cstring>
-
-#include "core/error.h"
 
 namespace hmt {
 
 RunLog::RunLog(const std::string& path, bool echo) : echo_(echo) {
-  if (path.empty()) return;
-  file_ = std::fopen(path.c_str(), "a");
-  HMT_CHECK(file_ != nullptr, "{}: cannot open the log for appending: {}", path, std::strerror(errno));
-}
-
-RunLog::~RunLog() {
-  if (file_) std::fclose(file_);
+  if (!path.empty()) file_ = std::make_unique<AppendFile>(path);
 }
 
 void RunLog::file_only(const std::string& text) {
   if (!file_) return;
-  std::fprintf(file_, "%s\n", text.c_str());
-  std::fflush(file_);
+  bool cut_back = true;
+  if (const int error = file_->append(text + "\n", &cut_back)) {
+    std::fprintf(stderr, "warning: %s: write failed: %s; the log file stops here%s\n", file_->path().c_str(),
+                 std::strerror(error), cut_back ? "" : " (its last line may be cut short)");
+    file_.reset();
+  }
 }
 
 void RunLog::line(const std::string& text) {

@@ -1,11 +1,16 @@
 #pragma once
 // The run's human-readable log: each line goes to stderr and is appended to
 // RUN_DIR/train.log. Only rank 0 keeps one (other ranks pass an empty path
-// and stay silent unless `quiet` is false).
-#include <cstdio>
+// and stay silent unless `quiet` is false). A line that cannot be appended
+// (a full disk) is cut off again and said once on stderr; the file then stays
+// as it was, and the run goes on to the metrics or checkpoint write that
+// fails on the same disk with an error.
+#include <memory>
 #include <string>
 
 #include <fmt/format.h>
+
+#include "core/append_file.h"
 
 namespace hmt {
 
@@ -13,7 +18,6 @@ class RunLog {
  public:
   // `path` empty: no file. `echo` false: no stderr either.
   RunLog(const std::string& path, bool echo);
-  ~RunLog();
   RunLog(const RunLog&) = delete;
   RunLog& operator=(const RunLog&) = delete;
 
@@ -27,7 +31,7 @@ class RunLog {
   bool echo() const { return echo_; }
 
  private:
-  std::FILE* file_ = nullptr;
+  std::unique_ptr<AppendFile> file_;
   bool echo_ = false;
 };
 

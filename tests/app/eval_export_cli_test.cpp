@@ -18,6 +18,7 @@
 #include "model/hmt_export.h"
 #include "model/safetensors.h"
 #include "tests/app/run_command.h"
+#include "tests/app/trained_run.h"
 #include "tests/eval/eval_fixtures.h"
 #include "tests/test_paths.h"
 #include "tests/trainer/trainer_fixtures.h"
@@ -28,77 +29,9 @@ using hmt::test::run_hmt;
 
 namespace {
 
-constexpr int64_t kVocab = 64;  // tests/trainer/trainer_fixtures.h
-
-struct TrainedRun {
-  fs::path dir, run, data, tokenizer;
-};
-
-// A tiny llama trained for a few steps of both stages on patterned
-// documents; its tokenizer.path is the repo's fixture tokenizer, whose
-// fingerprint the data carries as `hmt prepare` writes it.
-TrainedRun trained_run(const std::string& name, bool lora) {
-  TrainedRun t;
-  t.dir = hmt::test::temp_dir(name);
-  t.tokenizer = hmt::test::fixtures() / "data" / "bytes_tokenizer" / "tokenizer.json";
-  const std::string fingerprint = hmt::tokenizer_fingerprint(t.tokenizer.string());
-  auto docs = hmt::test::pattern_documents({300, 260, 220}, static_cast<int32_t>(kVocab));
-  t.data = t.dir / "tokens.h5";
-  {
-    hmt::StoreHeader header;
-    header.dataset = "text";
-    header.tokenizer_fingerprint = fingerprint;
-    header.vocab_size = kVocab;
-    header.inputs_sha256 = "eval-cli";
-    hmt::TokenStoreWriter writer(t.data.string(), header);
-    for (const char* split : {"train", "validation", "test"}) {
-      auto out = writer.begin_split(split, /*qa=*/false, {{"f.txt", "00", 1}});
-      for (size_t d = 0; d < docs.size(); ++d) out.add_document(std::to_string(d), docs[d]);
-      out.mark_units(static_cast<int64_t>(docs.size()), {});
-      out.finish();
-    }
-    writer.finish({"train", "validation", "test"});
-  }
-  t.run = t.dir / "run";
-  auto config = hmt::test::tiny_experiment(t.run.string());
-  config.data.path = t.data.string();
-  config.tokenizer.path = t.tokenizer.string();
-  config.train.validation.batches = 0;
-  config.train.stage1.steps = 2;
-  config.train.stage2.steps = 2;
-  if (lora) {
-    config.lora.enabled = true;
-    config.lora.rank = 2;
-    config.model.trainable = hmt::TrainableMode::Lora;
-  }
-  const auto yaml = (t.dir / "experiment.yaml").string();
-  std::ofstream(yaml) << hmt::to_yaml(config);
-  auto trained = run_hmt("train " + yaml + " runtime.threads=1");
-  INFO(trained.err);
-  REQUIRE(trained.exit_code == 0);
-  if (lora) {
-    // Adapters start at zero (B = 0); make them matter, as training would.
-    const auto checkpoint = hmt::newest_valid_checkpoint(t.run.string());
-    const auto path = (fs::path(checkpoint) / "lora.safetensors").string();
-    hmt::NamedTensors tensors;
-    std::map<std::string, std::string> metadata;
-    {
-      hmt::SafetensorsFile file(path);
-      metadata = file.metadata();
-      torch::manual_seed(3);
-      for (const auto& name : file.names()) tensors.emplace_back(name, torch::randn_like(file.get(name)) * 0.3);
-    }
-    hmt::save_safetensors(path, tensors, metadata);
-    // The trainer state records each file's size and sha256: record the new
-    // content, as a checkpoint written with these adapters would.
-    const auto state_path = fs::path(checkpoint) / "trainer_state.json";
-    auto state = nlohmann::json::parse(hmt::test::read_text(state_path));
-    state["files"]["lora.safetensors"]["sha256"] = hmt::sha256_file(path);
-    std::ofstream(state_path, std::ios::binary) << state.dump(2) << "\n";
-    REQUIRE(hmt::checkpoint_problem(checkpoint).empty());
-  }
-  return t;
-}
+constexpr int64_t kVocab = hmt::test::kTinyVocab;
+using hmt::test::trained_run;
+using hmt::test::TrainedRun;
 
 std::string ids_file(const fs::path& path, int64_t count) {
   auto ids = hmt::test::pattern_documents({count}, static_cast<int32_t>(kVocab), /*seed=*/5)[0];

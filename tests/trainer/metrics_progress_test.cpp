@@ -2,8 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <string>
 
 #include "tests/test_paths.h"
+#include "tests/tmpfs_disk.h"
 #include "trainer/metrics.h"
 #include "trainer/progress.h"
 
@@ -26,6 +28,33 @@ TEST_CASE("metrics: rows append, and a resumed log drops the rows after the chec
   REQUIRE(rows.size() == 2);
   CHECK(rows[1]["loss"] == 2.0);
   CHECK_THROWS_WITH(hmt::MetricsLog(path, /*keep_bytes=*/100000), Catch::Contains("the file was cut short"));
+}
+
+TEST_CASE("metrics: a row that does not fit on the disk is an error naming the file, the rows before it intact",
+          "[trainer][metrics]") {
+  hmt::test::TmpfsDisk disk(hmt::test::temp_dir("metrics_full_disk") / "disk", "256k");
+  if (!disk.mounted()) {
+    WARN("skipped: cannot mount a tmpfs here (not root?)");
+    return;
+  }
+  const auto path = (disk.path() / "metrics.jsonl").string();
+  hmt::MetricsLog log(path);
+  log.write({{"step", 1}, {"loss", 2.5}});
+  const std::string before = hmt::test::read_text(path);
+  disk.fill();
+  // Larger than the free rest of the file's last page: part of it lands first.
+  const std::string note(20000, 'n');
+  CHECK_THROWS_WITH(log.write({{"step", 2}, {"note", note}}),
+                    Catch::Contains(path) && Catch::Contains("No space left on device") &&
+                        Catch::Contains("the rows before this one are intact"));
+  CHECK(hmt::test::read_text(path) == before);
+  CHECK(log.bytes() == static_cast<int64_t>(before.size()));
+  // Room again: the log goes on after the last whole row.
+  disk.unfill();
+  log.write({{"step", 2}, {"loss", 2.25}});
+  auto rows = hmt::read_metrics(path);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1]["step"] == 2);
 }
 
 TEST_CASE("progress: durations, bar and the plain line", "[trainer][progress]") {

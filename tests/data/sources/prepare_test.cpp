@@ -9,6 +9,7 @@
 #include "data/tokenizers/tokenizer.h"
 #include "tests/app/run_command.h"
 #include "tests/data/sources/prepare_fixture.h"
+#include "tests/tmpfs_disk.h"
 
 namespace fs = std::filesystem;
 using hmt::test::document_text;
@@ -146,18 +147,12 @@ TEST_CASE("prepare: a full disk is an error naming the file, no partial file, th
     std::ofstream text(dir / "corpus" / "big.txt");
     for (int i = 0; i < 200000; ++i) text << "line " << i << " of filler\n";
   }
-  const fs::path disk = dir / "disk";
-  fs::create_directories(disk);
-  // A 1 MiB tmpfs is a full disk on demand; it needs root (CI runs as root).
-  const std::string mount = "mount -t tmpfs -o size=1m tmpfs '" + disk.string() + "' 2>/dev/null";
-  if (std::system(mount.c_str()) != 0) {
+  const hmt::test::TmpfsDisk disk_mount(dir / "disk", "1m");
+  if (!disk_mount.mounted()) {
     WARN("skipped: cannot mount a tmpfs here (not root?)");
     return;
   }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { std::system(("umount '" + path + "'").c_str()); }
-  } unmount{disk.string()};
+  const fs::path disk = disk_mount.path();
   // The earlier output: a small prepared file under the same name.
   const fs::path out = disk / "p.h5";
   hmt::prepare_dataset(hmt::test::prepare_fixture_options("text", hmt::test::fixtures() / "data" / "text" / "folder",
