@@ -92,6 +92,41 @@ std::string compare_evaluations(const std::vector<std::pair<std::string, json>>&
   return out;
 }
 
+std::string compare_recall(const std::vector<std::pair<std::string, json>>& reports) {
+  std::vector<std::string> header{"D (segments)"}, all{"all"};
+  std::vector<std::map<int64_t, double>> accuracy;
+  std::set<int64_t> distances;
+  double chance = -1;
+  for (const auto& [label, report] : reports) {
+    for (const auto& entry : report.at("results")) {
+      if (!entry.contains("recall_task")) continue;
+      const auto& task = entry["recall_task"];
+      header.push_back(label + " (" + entry["mode"].get<std::string>() + ")");
+      all.push_back(fmt::format("{:.1f}%", 100.0 * task["accuracy"].get<double>()));
+      if (chance < 0) chance = task["chance"].get<double>();
+      auto& column = accuracy.emplace_back();
+      for (const auto& r : task["distances"]) {
+        distances.insert(r["distance"].get<int64_t>());
+        column[r["distance"].get<int64_t>()] = r["accuracy"].get<double>();
+      }
+    }
+  }
+  if (accuracy.empty()) return "";
+  std::string out = row(header) + rule(header.size());
+  for (int64_t d : distances) {
+    std::vector<std::string> cells{std::to_string(d)};
+    for (const auto& column : accuracy) {
+      auto it = column.find(d);
+      cells.push_back(it == column.end() ? "-" : fmt::format("{:.1f}%", 100.0 * it->second));
+    }
+    out += row(cells);
+  }
+  out += row(all);
+  std::vector<std::string> chance_row{"chance"};
+  chance_row.resize(header.size(), fmt::format("{:.1f}%", 100.0 * chance));
+  return out + row(chance_row);
+}
+
 std::string compare_runs(const std::vector<Labeled>& runs) {
   HMT_CHECK(!runs.empty(), "compare: no run given");
   std::string out = row({"run", "stage", "steps", "first loss", "last loss", "valid PPL", "median tokens/s"}) + rule(7);

@@ -18,6 +18,12 @@ using Labeled = std::pair<std::string, std::string>;  // label, path
 // when the reports have one, and the parameter counts.
 std::string compare_evaluations(const std::vector<std::pair<std::string, nlohmann::json>>& reports);
 
+// | D (segments) | label1 (mode) | ... |: exact-match accuracy (%) of every
+// (report, mode) with recall results (a passkey split) per fact distance,
+// then "all" and the chance level of the first report; "-" where a column
+// has no sample at that distance. Empty when no report has recall results.
+std::string compare_recall(const std::vector<std::pair<std::string, nlohmann::json>>& reports);
+
 // | run | stage | steps | first loss | last loss | valid PPL | median tokens/s |
 std::string compare_runs(const std::vector<Labeled>& runs);
 

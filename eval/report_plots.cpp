@@ -1,5 +1,6 @@
 #include "eval/report_plots.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
@@ -9,18 +10,36 @@
 namespace hmt {
 namespace fs = std::filesystem;
 
+std::vector<double> ema_smooth(const std::vector<double>& values, double ema) {
+  HMT_CHECK(ema >= 0 && ema < 1, "plot: the EMA weight must be in [0, 1), got {}", ema);
+  std::vector<double> out(values.size(), NAN);
+  // sum and weight run the same recursion, so sum / weight is the weighted
+  // mean of the values seen so far (the debiasing).
+  double sum = 0, weight = 0;
+  for (size_t t = 0; t < values.size(); ++t) {
+    if (std::isfinite(values[t])) {
+      sum = ema * sum + (1 - ema) * values[t];
+      weight = ema * weight + (1 - ema);
+    }
+    if (weight > 0) out[t] = sum / weight;
+  }
+  return out;
+}
+
 std::string plot_training_curves(const std::vector<std::string>& run_dirs, const std::vector<std::string>& labels,
-                                 const std::string& metric, const std::string& png_path) {
+                                 const TrainingPlotOptions& options, const std::string& png_path) {
   HMT_CHECK(!run_dirs.empty(), "plot: no run directory given");
   HMT_CHECK(labels.empty() || labels.size() == run_dirs.size(), "plot: {} labels for {} runs", labels.size(),
             run_dirs.size());
+  const std::string& metric = options.metric;
   const bool valid = metric.rfind("valid_", 0) == 0;
+  const bool smooth = !valid && options.ema > 0;
   PlotSpec spec;
-  spec.title = "training: " + metric;
+  spec.title = "training: " + metric + (smooth ? fmt::format(" (EMA {:g} of the steps)", options.ema) : "");
   spec.xlabel = "optimizer step (all stages)";
   spec.ylabel = metric;
   spec.style = valid ? PlotStyle::LinesPoints : PlotStyle::Lines;
-  spec.log_y = metric == "loss" || metric == "ppl" || metric == "valid_ppl" || metric == "valid_loss";
+  spec.log_y = options.log_y;
   for (size_t i = 0; i < run_dirs.size(); ++i) {
     const std::string path = (fs::path(run_dirs[i]) / "metrics.jsonl").string();
     PlotSeries series;
@@ -33,6 +52,7 @@ std::string plot_training_curves(const std::vector<std::string>& run_dirs, const
       series.y.push_back(value.is_number() ? value.get<double>() : NAN);
     }
     HMT_CHECK(!series.x.empty(), "{}: no {} rows", path, valid ? "validation" : "training");
+    if (smooth) series.y = ema_smooth(series.y, options.ema);
     spec.series.push_back(std::move(series));
   }
   return plot_png(spec, png_path);
@@ -41,8 +61,8 @@ std::string plot_training_curves(const std::vector<std::string>& run_dirs, const
 namespace {
 
 // Calls add(title, result) for each result that has `key` in every report;
-// the title names the report (its model's folder, or its label) and, without
-// labels, the memory mode.
+// the title names the report (its model's folder, or its label) and the
+// memory mode, unless a label names a report with one such result.
 template <class Add>
 void each_result(const std::vector<nlohmann::json>& reports, const std::vector<std::string>& labels,
                  const std::string& key, Add add) {
@@ -52,9 +72,11 @@ void each_result(const std::vector<nlohmann::json>& reports, const std::vector<s
   for (size_t i = 0; i < reports.size(); ++i) {
     const std::string name = labels.empty() ? fs::path(reports[i].value("model", "model")).filename().string()
                                             : labels[i];
+    int64_t with_key = 0;
+    for (const auto& entry : reports[i].at("results")) with_key += entry.contains(key);
     for (const auto& entry : reports[i].at("results")) {
       if (!entry.contains(key)) continue;
-      add(labels.empty() ? name + " (" + entry["mode"].get<std::string>() + ")" : name, entry);
+      add(labels.empty() || with_key > 1 ? name + " (" + entry["mode"].get<std::string>() + ")" : name, entry);
     }
   }
 }

@@ -6,11 +6,17 @@
 #      backbone trained on (configs/train/demo.yaml says why)
 #   -> eval of all three at several context lengths on held-out addresses
 #   -> memory at 10k and 100k tokens of one long book -> export -> generate
-#   -> summary table and PNG plots.
+#   -> the recall benchmark: a pass key, and 4 key -> value facts of which
+#      one is asked, D segments before the query; HMT and RMT trained on it
+#      from the same backbone, exact match by D for HMT, RMT and the backbone
+#   -> summary tables and PNG plots.
 # Every number it prints is measured in this run. Knobs (environment):
 # DEMO_DIR, DEMO_VOCAB, DEMO_PRETRAIN_STEPS, DEMO_STEPS (each model after the
 # branch point; HMT splits them over its two stages), DEMO_WINDOWS,
-# DEMO_CONTEXTS, DEMO_THREADS.
+# DEMO_CONTEXTS, DEMO_THREADS; the recall benchmark: DEMO_RECALL_STEPS
+# (training steps of each model, 0 = skip the benchmark), DEMO_RECALL_DISTANCES
+# (of the test samples; training uses 1, 2 and, with 4 facts, 4),
+# DEMO_RECALL_SAMPLES (test samples in all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HMT=${HMT:-build/hmt}
@@ -21,6 +27,9 @@ STEPS=${DEMO_STEPS:-300}
 WINDOWS=${DEMO_WINDOWS:-512}
 CONTEXTS=${DEMO_CONTEXTS:-16,128,512,1024}
 THREADS=${DEMO_THREADS:-0}
+RECALL_STEPS=${DEMO_RECALL_STEPS:-800}
+RECALL_DISTANCES=${DEMO_RECALL_DISTANCES:-1,2,4,8,16,32}
+RECALL_SAMPLES=${DEMO_RECALL_SAMPLES:-300}
 [ -x "$HMT" ] || { echo "demo: $HMT is missing; run 'make build' first" >&2; exit 1; }
 mkdir -p "$DEMO"
 start=$(date +%s)
@@ -98,7 +107,36 @@ echo "--- continuation: $(tr '\n' ' ' < "$DEMO/generated.txt")"
 tail -n 2 "$DEMO/generate.log"
 stamp
 
-echo "== 9. plots -> $DEMO/plots"
+segment_length=$(sed -n "s/^  segment_length: *//p" "$runs/hmt/config.yaml" | head -n 1)
+recall_variants=()
+if [ "$RECALL_STEPS" -gt 0 ]; then
+  echo "== 9. recall benchmark: a 1-digit value D segments of $segment_length tokens before the question that asks"
+  echo "      for it, in held-out filler text; trained at D <= 4, tested at D in $RECALL_DISTANCES"
+  passkey() {  # OUT FACTS DISTANCES SPLITS SAMPLES: documents of filler from the addresses' same-named split
+    "$HMT" prepare --dataset passkey --filler pg19 --source "$DEMO/corpus/pg19" --tokenizer "$tok" --out "$1" \
+      --facts "$2" --distances "$3" --splits "$4" --samples "$5" --segment-length "$segment_length" --digits 1 \
+      --lead-segments 0 --quiet > /dev/null
+  }
+  for facts in 1 4; do
+    name=passkey$facts
+    train_distances=1,2
+    [ "$facts" -gt 1 ] && train_distances=1,2,4
+    passkey "$DEMO/$name.h5" "$facts" "$train_distances" train,validation 20000,50
+    passkey "$DEMO/${name}_test.h5" "$facts" "$RECALL_DISTANCES" test "$RECALL_SAMPLES"
+    train "$name-hmt" configs/demo_passkey.yaml --init-from "$branch" data.path="$DEMO/$name.h5" \
+      train.stage2.steps="$RECALL_STEPS"
+    train "$name-rmt" configs/demo_passkey_rmt.yaml --init-from "$branch" data.path="$DEMO/$name.h5" \
+      train.stage1.steps="$RECALL_STEPS"
+    "$HMT" eval "$runs/$name-hmt" --data "$DEMO/${name}_test.h5" --split test --mode hmt,backbone \
+      --threads "$THREADS" --out "$DEMO/eval/$name-hmt" > "$DEMO/eval/$name-hmt.txt"
+    "$HMT" eval "$runs/$name-rmt" --data "$DEMO/${name}_test.h5" --split test --mode rmt \
+      --threads "$THREADS" --out "$DEMO/eval/$name-rmt" > "$DEMO/eval/$name-rmt.txt"
+    recall_variants+=("$name")
+  done
+  stamp
+fi
+
+echo "== 10. plots -> $DEMO/plots"
 "$HMT" plot training "$runs/backbone" "$runs/rmt" "$runs/hmt" --labels backbone,rmt,hmt \
   --out "$DEMO/plots/training_loss.png"
 "$HMT" plot training "$runs/backbone" "$runs/rmt" "$runs/hmt" --labels backbone,rmt,hmt --metric valid_ppl \
@@ -106,11 +144,14 @@ echo "== 9. plots -> $DEMO/plots"
 "$HMT" plot contexts "$DEMO/eval/backbone/eval.json" "$DEMO/eval/rmt/eval.json" "$DEMO/eval/hmt/eval.json" \
   --labels backbone,rmt,hmt --out "$DEMO/plots/ppl_vs_context.png"
 cp "$DEMO/eval/hmt/recall_histogram_hmt.png" "$DEMO/plots/" 2>/dev/null || true
+for name in "${recall_variants[@]}"; do
+  "$HMT" plot recall "$DEMO/eval/$name-hmt/eval.json" "$DEMO/eval/$name-rmt/eval.json" \
+    --labels "hmt run,rmt run" --out "$DEMO/plots/recall_$name.png"
+done
 
 json_number() { sed -n "s/.*\"$2\": *\([0-9.eE+-]*\).*/\1/p" "$1" | head -n 1; }
 mib() { printf "%.1f" "$(json_number "$1" peak_rss_mib)"; }
 elapsed=$(( $(date +%s) - start ))
-segment_length=$(sed -n "s/^  segment_length: *//p" "$runs/hmt/config.yaml" | head -n 1)
 {
   echo
   echo "================ hmt demo summary ================"
@@ -126,6 +167,13 @@ segment_length=$(sed -n "s/^  segment_length: *//p" "$runs/hmt/config.yaml" | he
   "$HMT" compare --run pretrain="$runs/pretrain" --run backbone="$runs/backbone" --run rmt="$runs/rmt" \
     --run hmt="$runs/hmt"
   echo
+  for name in "${recall_variants[@]}"; do
+    echo "recall benchmark, ${name#passkey} fact(s) (one asked): exact match of the 1-digit answer by its distance D"
+    echo "in segments of $segment_length tokens (HMT and RMT each trained $RECALL_STEPS steps at D <= 4; backbone ="
+    echo "the HMT run's backbone alone, which sees only the question's segment):"
+    "$HMT" compare --eval hmt="$DEMO/eval/$name-hmt/eval.json" --eval rmt="$DEMO/eval/$name-rmt/eval.json"
+    echo
+  done
   echo "long document (HMT, segment by segment): peak resident memory $(mib "$DEMO/eval/book10000/eval.json") MiB" \
        "at 10k tokens, $(mib "$DEMO/eval/book100000/eval.json") MiB at 100k tokens;" \
        "$(printf "%.0f" "$(json_number "$DEMO/eval/book100000/eval.json" tokens_per_s)") tokens/s"

@@ -26,7 +26,16 @@ int run_compare(const CompareArgs& args) {
         fail("{}: not a JSON eval report: {}", path, e.what());
       }
     }
-    std::fputs(compare_evaluations(reports).c_str(), stdout);
+    // Recall reports (a passkey split) get the accuracy table; reports with
+    // context or document results, the PPL table.
+    const std::string recall = compare_recall(reports);
+    bool ppl = recall.empty();
+    for (const auto& [label, report] : reports)
+      for (const auto& entry : report.at("results"))
+        ppl = ppl || entry.contains("contexts") || entry.contains("documents");
+    if (ppl) std::fputs(compare_evaluations(reports).c_str(), stdout);
+    if (ppl && !recall.empty()) std::fputs("\n", stdout);
+    std::fputs(recall.c_str(), stdout);
   }
   if (!args.runs.empty()) {
     std::vector<Labeled> runs;
@@ -41,8 +50,9 @@ int run_compare(const CompareArgs& args) {
 
 void add_compare(CLI::App& app, Action& action) {
   auto args = std::make_shared<CompareArgs>();
-  auto* cmd = app.add_subcommand("compare", "Markdown tables of several models side by side: PPL by context from "
-                                            "hmt eval reports, training figures from run directories");
+  auto* cmd = app.add_subcommand("compare", "Markdown tables of several models side by side: PPL by context (or "
+                                            "recall accuracy by distance) from hmt eval reports, training figures "
+                                            "from run directories");
   cmd->add_option("--eval", args->evals, "LABEL=eval.json (hmt eval --out writes one); repeatable");
   cmd->add_option("--run", args->runs, "LABEL=RUN_DIR; repeatable");
   cmd->callback([&action, args] { action = [args] { return run_compare(*args); }; });

@@ -1,4 +1,4 @@
-// hmt plot training RUN_DIR... --out PNG [--metric loss] [--labels a,b]
+// hmt plot training RUN_DIR... --out PNG [--metric loss] [--ema 0.9] [--log-y] [--labels a,b]
 // hmt plot contexts EVAL.json... --out PNG [--labels a,b]
 // hmt plot recall EVAL.json... --out PNG [--labels a,b]
 // PNG figures through gnuplot (eval/report_plots.h); the data and the
@@ -15,7 +15,8 @@ namespace {
 
 struct PlotArgs {
   std::vector<std::string> inputs, labels;
-  std::string out, metric = "loss";
+  std::string out;
+  TrainingPlotOptions training;
 };
 
 int finish(const std::string& problem, const std::string& out) {
@@ -39,12 +40,18 @@ void add_plot(CLI::App& app, Action& action) {
   auto* t = cmd->add_subcommand("training", "a metric of metrics.jsonl against the global step, one line per run");
   t->add_option("runs", training->inputs, "run directories")->required()->check(CLI::ExistingDirectory);
   t->add_option("--out", training->out, "PNG file")->required();
-  t->add_option("--metric", training->metric, "loss, ppl, grad_norm, tokens_per_s, valid_ppl, valid_loss, ...")
+  t->add_option("--metric", training->training.metric, "loss, ppl, grad_norm, tokens_per_s, valid_ppl, valid_loss, ...")
       ->capture_default_str();
+  t->add_option("--ema", training->training.ema,
+                "weight of the history in a moving average of the training rows (0 = raw; validation rows are "
+                "never smoothed)")
+      ->check(CLI::Range(0.0, 0.999))
+      ->capture_default_str();
+  t->add_flag("--log-y", training->training.log_y, "logarithmic y axis");
   t->add_option("--labels", training->labels, "one label per run")->delimiter(',');
   t->callback([&action, training] {
     action = [training] {
-      return finish(plot_training_curves(training->inputs, training->labels, training->metric, training->out),
+      return finish(plot_training_curves(training->inputs, training->labels, training->training, training->out),
                     training->out);
     };
   });

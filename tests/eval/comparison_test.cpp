@@ -32,6 +32,31 @@ TEST_CASE("compare: PPL by context side by side, missing contexts as '-', HMT's 
   CHECK(table.find("whole documents") == std::string::npos);
 }
 
+TEST_CASE("compare: recall accuracy by distance for every mode of every report, with the chance level", "[eval]") {
+  auto task = [](int64_t correct1, int64_t correct8, bool far) {
+    json distances =
+        json::array({{{"distance", 1}, {"samples", 4}, {"correct", correct1}, {"accuracy", correct1 / 4.0}}});
+    if (far)
+      distances.push_back({{"distance", 8}, {"samples", 4}, {"correct", correct8}, {"accuracy", correct8 / 4.0}});
+    const int64_t samples = far ? 8 : 4;
+    return json{{"samples", samples},
+                {"correct", correct1 + correct8},
+                {"accuracy", static_cast<double>(correct1 + correct8) / static_cast<double>(samples)},
+                {"chance", 0.1},
+                {"distances", distances}};
+  };
+  json hmt_report = {{"results", json::array({{{"mode", "hmt"}, {"recall_task", task(4, 3, true)}},
+                                              {{"mode", "backbone"}, {"recall_task", task(1, 0, true)}}})}};
+  json rmt_report = {{"results", json::array({{{"mode", "rmt"}, {"recall_task", task(2, 0, false)}}})}};
+  auto table = hmt::compare_recall({{"hmt", hmt_report}, {"rmt", rmt_report}});
+  CHECK(table.find("| D (segments) | hmt (hmt) | hmt (backbone) | rmt (rmt) |") != std::string::npos);
+  CHECK(table.find("| 1 | 100.0% | 25.0% | 50.0% |") != std::string::npos);
+  CHECK(table.find("| 8 | 75.0% | 0.0% | - |") != std::string::npos);
+  CHECK(table.find("| all | 87.5% | 12.5% | 50.0% |") != std::string::npos);
+  CHECK(table.find("| chance | 10.0% | 10.0% | 10.0% |") != std::string::npos);
+  CHECK(hmt::compare_recall({{"ppl", report("hmt", {{64, 2.0}}, 10, 1)}}).empty());
+}
+
 TEST_CASE("compare: run figures per stage from metrics.jsonl, bad arguments named", "[eval]") {
   const auto dir = hmt::test::temp_dir("compare_runs");
   {
