@@ -142,7 +142,8 @@ if [ "$RECALL_STEPS" -gt 0 ]; then
 fi
 
 echo "== 10. plots -> $DEMO/plots"
-"$HMT" plot training "$runs/backbone" "$runs/rmt" "$runs/hmt" --labels backbone,rmt,hmt \
+# Batches of 2 windows make the step losses noisy: a long EMA (about 30 steps).
+"$HMT" plot training "$runs/backbone" "$runs/rmt" "$runs/hmt" --labels backbone,rmt,hmt --ema 0.97 \
   --out "$DEMO/plots/training_loss.png"
 "$HMT" plot training "$runs/backbone" "$runs/rmt" "$runs/hmt" --labels backbone,rmt,hmt --metric valid_ppl \
   --out "$DEMO/plots/validation_ppl.png"
