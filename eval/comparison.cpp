@@ -51,6 +51,10 @@ Labeled parse_labeled(const std::string& argument, const std::string& option) {
 
 std::string compare_evaluations(const std::vector<std::pair<std::string, json>>& reports) {
   HMT_CHECK(!reports.empty(), "compare: no eval report given");
+  bool any_ppl = false;
+  for (const auto& [label, report] : reports)
+    any_ppl = any_ppl || first_with(report, "contexts") || first_with(report, "documents");
+  if (!any_ppl) return "";
   std::vector<std::string> header{"context (tokens)"};
   std::set<int64_t> contexts;
   std::vector<std::map<int64_t, double>> ppl(reports.size());

@@ -15,7 +15,8 @@ using Labeled = std::pair<std::string, std::string>;  // label, path
 
 // | context | label1 | label2 | ... |: each report's first mode with
 // context results; a missing context is "-". Then a "whole documents" row
-// when the reports have one, and the parameter counts.
+// when the reports have one, and the parameter counts. Empty when no report
+// has context or document results (recall reports: compare_recall).
 std::string compare_evaluations(const std::vector<std::pair<std::string, nlohmann::json>>& reports);
 
 // | D (segments) | label1 (mode) | ... |: exact-match accuracy (%) of every

@@ -26,16 +26,9 @@ int run_compare(const CompareArgs& args) {
         fail("{}: not a JSON eval report: {}", path, e.what());
       }
     }
-    // Recall reports (a passkey split) get the accuracy table; reports with
-    // context or document results, the PPL table.
-    const std::string recall = compare_recall(reports);
-    bool ppl = recall.empty();
-    for (const auto& [label, report] : reports)
-      for (const auto& entry : report.at("results"))
-        ppl = ppl || entry.contains("contexts") || entry.contains("documents");
-    if (ppl) std::fputs(compare_evaluations(reports).c_str(), stdout);
-    if (ppl && !recall.empty()) std::fputs("\n", stdout);
-    std::fputs(recall.c_str(), stdout);
+    const std::string ppl = compare_evaluations(reports), recall = compare_recall(reports);
+    HMT_CHECK(!ppl.empty() || !recall.empty(), "compare: no report has context, document or recall results");
+    std::fputs((ppl + (ppl.empty() || recall.empty() ? "" : "\n") + recall).c_str(), stdout);
   }
   if (!args.runs.empty()) {
     std::vector<Labeled> runs;

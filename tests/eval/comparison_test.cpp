@@ -55,6 +55,7 @@ TEST_CASE("compare: recall accuracy by distance for every mode of every report, 
   CHECK(table.find("| all | 87.5% | 12.5% | 50.0% |") != std::string::npos);
   CHECK(table.find("| chance | 10.0% | 10.0% | 10.0% |") != std::string::npos);
   CHECK(hmt::compare_recall({{"ppl", report("hmt", {{64, 2.0}}, 10, 1)}}).empty());
+  CHECK(hmt::compare_evaluations({{"hmt", hmt_report}}).empty());
 }
 
 TEST_CASE("compare: run figures per stage from metrics.jsonl, bad arguments named", "[eval]") {
