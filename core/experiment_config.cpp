@@ -77,6 +77,11 @@ void ExperimentConfig::check(config::SectionCheck& c) const {
   if (model.trainable == TrainableMode::Lora && !lora.enabled)
     c.fail("model", "model.trainable: lora trains only the LoRA adapters, but lora.enabled is false; set "
                     "lora.enabled: true (or model.trainable: full / frozen)");
+  for (StageKind kind : {StageKind::Backbone, StageKind::Stage1, StageKind::Stage2})
+    if (train.stage(kind).trainable == TrainableMode::Lora && !lora.enabled)
+      c.fail("train", fmt::format("train.{}.trainable: lora trains only the LoRA adapters, but lora.enabled is "
+                                  "false; set lora.enabled: true (or full / frozen)",
+                                  to_string(kind)));
 }
 
 void TrainConfig::check(config::SectionCheck& c) const {

@@ -316,6 +316,8 @@ struct StageConfig {
   // Unroll depth by level within the stage (empty: `segments` throughout).
   std::vector<std::int64_t> curriculum;
   std::vector<std::int64_t> curriculum_steps;
+  // What of the backbone trains in this stage; unset = model.trainable.
+  std::optional<TrainableMode> trainable;
 
   StageConfig() = default;
   StageConfig(std::int64_t steps_, std::int64_t segments_) : steps(steps_), segments(segments_) {}
@@ -333,6 +335,9 @@ struct StageConfig {
             "throughout; validation keeps `segments`");
     v.field("curriculum_steps", curriculum_steps,
             "steps of each curriculum level, summing to `steps`; empty = `steps` split evenly (the rest to the last)");
+    v.field("trainable", trainable,
+            "what of the backbone trains in this stage (full, lora, frozen; hmt.* train as the stage says); unset = "
+            "model.trainable");
   }
   void check(config::SectionCheck& c) const;
 

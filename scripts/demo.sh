@@ -14,9 +14,10 @@
 # DEMO_DIR, DEMO_VOCAB, DEMO_PRETRAIN_STEPS, DEMO_STEPS (each model after the
 # branch point; HMT splits them over its two stages), DEMO_WINDOWS,
 # DEMO_CONTEXTS, DEMO_THREADS; the recall benchmark: DEMO_RECALL_STEPS
-# (training steps of each model, 0 = skip the benchmark), DEMO_RECALL_DISTANCES
-# (of the test samples; training uses 1, 2 and, with 4 facts, 4),
-# DEMO_RECALL_SAMPLES (test samples in all).
+# (training steps on the pass key, 0 = skip the benchmark), DEMO_FACTS_STEPS
+# (training steps of HMT and of RMT on the 4 facts, 0 = skip them),
+# DEMO_RECALL_DISTANCES (of the test samples; training uses 1, 2 and, with
+# 4 facts, 4), DEMO_RECALL_SAMPLES (test samples in all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HMT=${HMT:-build/hmt}
@@ -24,10 +25,11 @@ DEMO=${DEMO_DIR:-build/demo}
 VOCAB=${DEMO_VOCAB:-8000}
 PRETRAIN=${DEMO_PRETRAIN_STEPS:-800}
 STEPS=${DEMO_STEPS:-300}
-WINDOWS=${DEMO_WINDOWS:-512}
+WINDOWS=${DEMO_WINDOWS:-256}
 CONTEXTS=${DEMO_CONTEXTS:-16,128,512,1024}
 THREADS=${DEMO_THREADS:-0}
-RECALL_STEPS=${DEMO_RECALL_STEPS:-800}
+RECALL_STEPS=${DEMO_RECALL_STEPS:-1200}
+FACTS_STEPS=${DEMO_FACTS_STEPS:-400}
 RECALL_DISTANCES=${DEMO_RECALL_DISTANCES:-1,2,4,8,16,32}
 RECALL_SAMPLES=${DEMO_RECALL_SAMPLES:-180}
 [ -x "$HMT" ] || { echo "demo: $HMT is missing; run 'make build' first" >&2; exit 1; }
@@ -117,14 +119,16 @@ if [ "$RECALL_STEPS" -gt 0 ]; then
       --facts "$2" --distances "$3" --splits "$4" --samples "$5" --segment-length "$segment_length" --digits 1 \
       --lead-segments 0 --quiet > /dev/null
   }
+  declare -A recall_steps=([1]="$RECALL_STEPS" [4]="$FACTS_STEPS")
   for facts in 1 4; do
-    name=passkey$facts
+    name=passkey$facts steps=${recall_steps[$facts]}
+    [ "$steps" -gt 0 ] || continue
     train_distances=1,2
     [ "$facts" -gt 1 ] && train_distances=1,2,4
     passkey "$DEMO/$name.h5" "$facts" "$train_distances" train,validation 20000,50
     passkey "$DEMO/${name}_test.h5" "$facts" "$RECALL_DISTANCES" test "$RECALL_SAMPLES"
     train "$name-hmt" configs/demo_passkey.yaml --init-from "$branch" data.path="$DEMO/$name.h5" \
-      train.stage2.steps="$RECALL_STEPS"
+      train.stage2.steps="$steps"
     "$HMT" eval "$runs/$name-hmt" --data "$DEMO/${name}_test.h5" --split test --mode hmt,rmt,backbone \
       --threads "$THREADS" --out "$DEMO/eval/$name-hmt" > "$DEMO/eval/$name-hmt.txt"
     # The pass key's table compares the HMT run's own modes (what recall and
@@ -132,7 +136,7 @@ if [ "$RECALL_STEPS" -gt 0 ]; then
     # an RMT as long, the baseline that could learn to carry the facts itself.
     if [ "$facts" -gt 1 ]; then
       train "$name-rmt" configs/demo_passkey_rmt.yaml --init-from "$branch" data.path="$DEMO/$name.h5" \
-        train.stage1.steps="$RECALL_STEPS"
+        train.stage1.steps="$steps"
       "$HMT" eval "$runs/$name-rmt" --data "$DEMO/${name}_test.h5" --split test --mode rmt \
         --threads "$THREADS" --out "$DEMO/eval/$name-rmt" > "$DEMO/eval/$name-rmt.txt"
     fi
@@ -176,7 +180,7 @@ elapsed=$(( $(date +%s) - start ))
   echo
   for name in "${recall_variants[@]}"; do
     echo "recall benchmark, ${name#passkey} fact(s) (one asked): exact match of the 1-digit answer by its distance D"
-    echo "in segments of $segment_length tokens ($RECALL_STEPS training steps at D <= 4; hmt run (rmt) = its memory"
+    echo "in segments of $segment_length tokens (${recall_steps[${name#passkey}]} training steps at D <= 4; hmt run (rmt) = its memory"
     echo "without recall, (backbone) = its backbone alone, which sees only the question's segment):"
     evals=(--eval hmt="$DEMO/eval/$name-hmt/eval.json")
     [ -f "$DEMO/eval/$name-rmt/eval.json" ] && evals+=(--eval rmt="$DEMO/eval/$name-rmt/eval.json")

@@ -32,8 +32,8 @@ int64_t prepare_stage(HmtModel& model, StageKind kind, TrainableMode trainable_m
       count += item.value().numel();
   }
   HMT_CHECK(count > 0,
-            "train.stages: the backbone stage trains only the backbone, but model.trainable is {}; set "
-            "model.trainable: full (or lora)",
+            "train.stages: the backbone stage trains only the backbone, but model.trainable (or "
+            "train.backbone.trainable) is {}; set model.trainable: full (or lora)",
             to_string(trainable_mode));
   return count;
 }

@@ -317,7 +317,7 @@ TrainResult Trainer::run() {
       state_.nonfinite_in_row = 0;
     }
     if (!mid_stage) draw_fresh_hmt(index, kind);
-    const int64_t trainable = prepare_stage(*model_, kind, config_.model.trainable);
+    const int64_t trainable = prepare_stage(*model_, kind, stage.trainable.value_or(config_.model.trainable));
     model_->train();
     Optimizer optimizer(trainable_parameters(*model_), config_.train.optimizer);
     // One training loader per curriculum level: a level reads windows of

@@ -125,19 +125,31 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
     std::sort(out.other_fact_segments.begin(), out.other_fact_segments.end());
   }
 
-  const auto query = tokenizer.encode("The " + out.key + " key is");
+  const auto cue = tokenizer.encode("The " + out.key + " key is");
   const auto answer = tokenizer.encode(" " + out.value);
-  HMT_CHECK(!answer.empty(), "data.passkey: the tokenizer gives no ids for the value \"{}\"", out.value);
-  const int64_t tail = static_cast<int64_t>(query.size() + answer.size());
-  HMT_CHECK(tail <= L,
-            "data.passkey: the query and its answer (\"The {} key is {}\") take {} tokens, more than a "
-            "segment of L = {}",
-            out.key, out.value, tail, L);
-  put(ids, length - tail, query);
-  put(ids, length - static_cast<int64_t>(answer.size()), answer);
+  // How many ids the answer takes depends on the value (SentencePiece here:
+  // " 0" is "_", "_", "0" but " 7" is "_", "_7"). A cue placed right before
+  // the answer would sit one id earlier for some values, and a model that
+  // counts positions in the segment could read the value off the layout. So
+  // the cue sits where the longest answer puts it and the sample ends with
+  // the answer, however long: the last segment is up to a few ids short.
+  // An answer is at most its bytes plus a dummy prefix: a space, the digits, one.
+  const int64_t answer_room = o.digits + 2;
+  HMT_CHECK(!answer.empty() && static_cast<int64_t>(answer.size()) <= answer_room,
+            "data.passkey: the tokenizer gives {} ids for the value \" {}\" (expected 1 to {})", answer.size(),
+            out.value, answer_room);
+  const int64_t query_ids = static_cast<int64_t>(cue.size()) + answer_room;
+  HMT_CHECK(query_ids <= L,
+            "data.passkey: the query and its answer (\"The {} key is {}\") need {} tokens, more than a segment of "
+            "L = {}",
+            out.key, out.value, query_ids, L);
+  const int64_t answer_start = length - answer_room;
+  put(ids, answer_start - static_cast<int64_t>(cue.size()), cue);
+  ids.resize(static_cast<size_t>(answer_start) + answer.size());
+  put(ids, answer_start, answer);
 
   out.sample.ids = std::move(ids);
-  out.sample.answer_start = length - static_cast<int64_t>(answer.size());
+  out.sample.answer_start = answer_start;
   out.sample.distance = D;
   out.sample.group = index;
   out.sample.name = fmt::format("d{}-{}", D, index);

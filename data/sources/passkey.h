@@ -3,17 +3,20 @@
 // docs/data.md "Recall samples"): documents of real filler text with a fact
 // placed D segments before the query that asks for it.
 //
-// A sample is a whole number of segments of L tokens, cut from the sample's
-// first token as run_segments cuts a QA row:
+// A sample is cut into segments of L tokens from its first token, as
+// run_segments cuts a QA row:
 //   [lead filler segments] [fact segment] [D - 1 filler segments] [query segment]
 // The fact "The <key> key is <value>." sits at a random offset inside its
-// segment; the query segment ends with "The <key> key is" and the answer
-// " <value>", the last tokens of the sample and the only scored ones. With
-// facts = 1 the key is "pass" (the pass-key task); with facts = F > 1, F - 1
-// other keys with other values sit in other segments before the query (the
-// several-facts task), so the answer has to be the value of the asked key,
-// not any value seen. Each piece is tokenized on its own and the ids are
-// concatenated, so a fact is the same ids wherever it lands.
+// segment. The query segment ends with the cue "The <key> key is" and the
+// answer " <value>", the last tokens of the sample and the only scored ones;
+// the cue sits where the longest answer would put it, so the
+// layout before the answer does not depend on the value (the last segment may
+// be a few ids short of L). With facts = 1 the key is "pass" (the pass-key
+// task); with facts = F > 1, F - 1 other keys with other values sit in other
+// segments before the query (the several-facts task), so the answer has to
+// be the value of the asked key, not any value seen. Each piece is tokenized
+// on its own and the ids are concatenated, so a fact is the same ids wherever
+// it lands.
 //
 // Values are `digits` decimal digits, uniform (leading zeros kept), so an
 // answer guessed without the fact is exactly right with probability

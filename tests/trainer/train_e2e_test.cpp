@@ -204,6 +204,39 @@ TEST_CASE("train: stage 2 starts from stage 1's final weights with a fresh optim
   CHECK_FALSE(torch::equal(s2.model->named_parameters()["hmt.recall.wq.weight"], init_params["hmt.recall.wq.weight"]));
 }
 
+TEST_CASE("train: a stage's own trainable freezes the backbone in that stage only", "[trainer][train]") {
+  auto dir = hmt::test::temp_dir("train_stage_trainable");
+  auto config = experiment(dir, "frozen_stage2");
+  config.train.checkpoint.keep = 5;
+  config.train.stage2.trainable = hmt::TrainableMode::Frozen;
+  REQUIRE(train_here(config).exit_code == 0);
+  const auto checkpoints = fs::path(config.runtime.run_dir) / "checkpoints";
+  auto start = hmt::build_hmt_model(config)->named_parameters();
+  auto s1 = hmt::load_run((checkpoints / "stage1-step000004").string()).model->named_parameters();
+  auto s2 = hmt::load_run((checkpoints / "stage2-step000004").string()).model->named_parameters();
+  int64_t backbone = 0, trained_in_stage1 = 0;
+  for (const auto& item : s2) {
+    const std::string& name = item.key();
+    INFO(name);
+    if (hmt::is_hmt_parameter(name)) continue;
+    ++backbone;
+    CHECK(torch::equal(item.value(), s1[name]));  // stage 2 left the backbone as stage 1 ended it
+    if (!torch::equal(s1[name], start[name])) ++trained_in_stage1;
+  }
+  CHECK(backbone > 0);
+  CHECK(trained_in_stage1 == backbone);  // stage 1 trained all of it (model.trainable: full)
+  CHECK_FALSE(torch::equal(s2["hmt.recall.wq.weight"], s1["hmt.recall.wq.weight"]));
+  CHECK_FALSE(torch::equal(s2["hmt.memory"], s1["hmt.memory"]));
+
+  auto yaml = write_experiment(dir, config);
+  CHECK(hmt::load_experiment(yaml, {}).train.stage2.trainable == hmt::TrainableMode::Frozen);
+  CHECK_FALSE(hmt::load_experiment(yaml, {"train.stage2.trainable=null"}).train.stage2.trainable.has_value());
+  CHECK_THROWS_WITH(hmt::load_experiment(yaml, {"train.stage1.trainable=lora"}),
+                    Catch::Contains("train.stage1.trainable: lora") && Catch::Contains("lora.enabled"));
+  CHECK_THROWS_WITH(hmt::load_experiment(yaml, {"train.stage2.trainable=half"}),
+                    Catch::Contains("train.stage2.trainable"));
+}
+
 TEST_CASE("train: stopped by SIGTERM and resumed, the run equals the uninterrupted one bit for bit",
           "[trainer][train]") {
   auto dir = hmt::test::temp_dir("train_resume");

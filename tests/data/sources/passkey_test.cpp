@@ -11,6 +11,7 @@
 #include "data/sources/passkey.h"
 #include "data/store/loader.h"
 #include "tests/data/sources/prepare_fixture.h"
+#include "tests/test_paths.h"
 
 namespace {
 
@@ -53,8 +54,9 @@ TEST_CASE("passkey: the fact sits D segments before the query, the answer ends t
     const int64_t L = o.segment_length, n = static_cast<int64_t>(s.ids.size());
     INFO("sample " << i);
     CHECK(s.distance == o.distances[static_cast<size_t>(i) % 3]);
-    CHECK(n % L == 0);
-    CHECK(made.query_segment == n / L - 1);
+    // Byte ids: the answer " 12345" is 6 ids, one short of the room kept for
+    // the longest (digits + 2), so the last segment is one id short.
+    CHECK(n == (made.query_segment + 1) * L - 1);
     CHECK(made.query_segment - made.fact_segment == s.distance);
     CHECK(made.fact_begin / L == made.fact_segment);
     CHECK(made.key == "pass");
@@ -130,6 +132,32 @@ TEST_CASE("passkey: several facts sit in distinct earlier segments and only one 
   CHECK(o.to_json()["task"] == "facts");
 }
 
+TEST_CASE("passkey: the layout before the answer does not depend on how many ids the value takes",
+          "[passkey][prepare]") {
+  // GPT-2's BPE gives " 123" one id and " 1234" two, so values of 4 digits
+  // vary in length; a cue placed right before the answer would tell them apart.
+  HMT_REQUIRE_SHARED("tokenizers/gpt2/tokenizer.json");
+  auto tokenizer = hmt::load_tokenizer((hmt::test::shared_data() / "tokenizers/gpt2/tokenizer.json").string());
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "Filler text of plain words, line " + std::to_string(i) + ". ";
+  const auto filler = tokenizer->encode(text);
+  auto o = options(/*facts=*/1);
+  o.digits = 4;
+  std::set<int64_t> answer_lengths, answer_offsets;
+  for (int64_t i = 0; i < 60; ++i) {
+    auto made = hmt::make_passkey_sample(o, *tokenizer, filler, 0, i);
+    const auto& s = made.sample;
+    answer_lengths.insert(static_cast<int64_t>(s.ids.size()) - s.answer_start);
+    answer_offsets.insert(s.answer_start - made.query_segment * o.segment_length);
+    const auto cue = tokenizer->encode("The pass key is");
+    CHECK(std::vector<int32_t>(s.ids.begin() + s.answer_start - static_cast<int64_t>(cue.size()),
+                               s.ids.begin() + s.answer_start) == cue);
+    CHECK(tokenizer->decode(std::vector<int32_t>(s.ids.begin() + s.answer_start, s.ids.end())) == " " + made.value);
+  }
+  REQUIRE(answer_lengths.size() > 1);
+  CHECK(answer_offsets.size() == 1);
+}
+
 TEST_CASE("passkey: errors name the key", "[passkey][prepare]") {
   auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
   auto o = options(/*facts=*/1);
@@ -177,7 +205,7 @@ TEST_CASE("passkey: hmt prepare writes recall samples whose loader rows score on
   for (int64_t s = 0; s < test.documents(); ++s) {
     auto sample = test.qa_sample(s);
     CHECK(sample.distance == o.passkey.distances[static_cast<size_t>(s) % 3]);
-    CHECK(static_cast<int64_t>(sample.ids.size()) == (sample.distance + 1) * 32);
+    CHECK(static_cast<int64_t>(sample.ids.size()) == (sample.distance + 1) * 32 - 1);
     CHECK(static_cast<int64_t>(sample.ids.size()) - sample.answer_start == 6);
   }
   // Too little filler for the longest sample is an error naming the split.
