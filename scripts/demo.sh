@@ -113,7 +113,7 @@ segment_length=$(sed -n "s/^  segment_length: *//p" "$runs/hmt/config.yaml" | he
 recall_variants=()
 if [ "$RECALL_STEPS" -gt 0 ]; then
   echo "== 9. recall benchmark: a 1-digit value D segments of $segment_length tokens before the question that asks"
-  echo "      for it, in held-out filler text; trained at D <= 4, tested at D in $RECALL_DISTANCES"
+  echo "      for it, in held-out filler text; trained at D <= 2 (pass key) or 4 (4 facts), tested at D in $RECALL_DISTANCES"
   passkey() {  # OUT FACTS DISTANCES SPLITS SAMPLES: documents of filler from the addresses' same-named split
     "$HMT" prepare --dataset passkey --filler pg19 --source "$DEMO/corpus/pg19" --tokenizer "$tok" --out "$1" \
       --facts "$2" --distances "$3" --splits "$4" --samples "$5" --segment-length "$segment_length" --digits 1 \
@@ -180,7 +180,9 @@ elapsed=$(( $(date +%s) - start ))
   echo
   for name in "${recall_variants[@]}"; do
     echo "recall benchmark, ${name#passkey} fact(s) (one asked): exact match of the 1-digit answer by its distance D"
-    echo "in segments of $segment_length tokens (${recall_steps[${name#passkey}]} training steps at D <= 4; hmt run (rmt) = its memory"
+    trained_at=2
+    [ "${name#passkey}" -gt 1 ] && trained_at=4
+    echo "in segments of $segment_length tokens (${recall_steps[${name#passkey}]} training steps at D <= $trained_at; hmt run (rmt) = its memory"
     echo "without recall, (backbone) = its backbone alone, which sees only the question's segment):"
     evals=(--eval hmt="$DEMO/eval/$name-hmt/eval.json")
     [ -f "$DEMO/eval/$name-rmt/eval.json" ] && evals+=(--eval rmt="$DEMO/eval/$name-rmt/eval.json")
