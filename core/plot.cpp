@@ -30,7 +30,9 @@ fs::path sibling(const std::string& png_path, const char* extension) {
 
 std::string gnuplot_script(const PlotSpec& spec, const std::string& data_path, const std::string& png_path) {
   std::string s;
-  s += "set terminal pngcairo size 900,560 font 'DejaVu Sans,11'\n";
+  // noenhanced: titles are file names and config keys, whose "_" would
+  // otherwise start a subscript.
+  s += "set terminal pngcairo noenhanced size 900,560 font 'DejaVu Sans,11'\n";
   s += "set output " + quoted(png_path) + "\n";
   s += "set title " + quoted(spec.title) + "\n";
   s += "set xlabel " + quoted(spec.xlabel) + "\n";

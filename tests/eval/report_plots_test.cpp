@@ -97,4 +97,8 @@ TEST_CASE("plot: training rows are smoothed on a linear axis, validation rows dr
   std::string vgp((std::istreambuf_iterator<char>(valid_script)), {});
   CHECK(vgp.find("logscale y") != std::string::npos);
   CHECK(vgp.find("EMA") == std::string::npos);
+  // Labels are literal text: in gnuplot's enhanced mode "valid_ppl" prints
+  // its first p as a subscript.
+  CHECK(vgp.find("set terminal pngcairo noenhanced") != std::string::npos);
+  CHECK(vgp.find("set ylabel 'valid_ppl'") != std::string::npos);
 }
