@@ -74,14 +74,16 @@ void DataConfig::check(config::SectionCheck& c) const {
 }
 
 void ExperimentConfig::check(config::SectionCheck& c) const {
-  if (model.trainable == TrainableMode::Lora && !lora.enabled)
-    c.fail("model", "model.trainable: lora trains only the LoRA adapters, but lora.enabled is false; set "
-                    "lora.enabled: true (or model.trainable: full / frozen)");
+  // model.trainable and each stage's own trainable: lora needs the adapters.
+  auto lora_needs_adapters = [&](const char* section, const std::string& key, std::optional<TrainableMode> mode) {
+    if (mode == TrainableMode::Lora && !lora.enabled)
+      c.fail(section, fmt::format("{}: lora trains only the LoRA adapters, but lora.enabled is false; set "
+                                  "lora.enabled: true (or {}: full / frozen)",
+                                  key, key));
+  };
+  lora_needs_adapters("model", "model.trainable", model.trainable);
   for (StageKind kind : {StageKind::Backbone, StageKind::Stage1, StageKind::Stage2})
-    if (train.stage(kind).trainable == TrainableMode::Lora && !lora.enabled)
-      c.fail("train", fmt::format("train.{}.trainable: lora trains only the LoRA adapters, but lora.enabled is "
-                                  "false; set lora.enabled: true (or full / frozen)",
-                                  to_string(kind)));
+    lora_needs_adapters("train", fmt::format("train.{}.trainable", to_string(kind)), train.stage(kind).trainable);
 }
 
 void TrainConfig::check(config::SectionCheck& c) const {

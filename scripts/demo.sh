@@ -119,13 +119,12 @@ if [ "$RECALL_STEPS" -gt 0 ]; then
       --facts "$2" --distances "$3" --splits "$4" --samples "$5" --segment-length "$segment_length" --digits 1 \
       --lead-segments 0 --quiet > /dev/null
   }
-  declare -A recall_steps=([1]="$RECALL_STEPS" [4]="$FACTS_STEPS")
+  # By number of facts: training steps and training distances.
+  declare -A recall_steps=([1]="$RECALL_STEPS" [4]="$FACTS_STEPS") train_distances=([1]=1,2 [4]=1,2,4)
   for facts in 1 4; do
     name=passkey$facts steps=${recall_steps[$facts]}
     [ "$steps" -gt 0 ] || continue
-    train_distances=1,2
-    [ "$facts" -gt 1 ] && train_distances=1,2,4
-    passkey "$DEMO/$name.h5" "$facts" "$train_distances" train,validation 20000,50
+    passkey "$DEMO/$name.h5" "$facts" "${train_distances[$facts]}" train,validation 20000,50
     passkey "$DEMO/${name}_test.h5" "$facts" "$RECALL_DISTANCES" test "$RECALL_SAMPLES"
     train "$name-hmt" configs/demo_passkey.yaml --init-from "$branch" data.path="$DEMO/$name.h5" \
       train.stage2.steps="$steps"
@@ -180,9 +179,8 @@ elapsed=$(( $(date +%s) - start ))
   echo
   for name in "${recall_variants[@]}"; do
     echo "recall benchmark, ${name#passkey} fact(s) (one asked): exact match of the 1-digit answer by its distance D"
-    trained_at=2
-    [ "${name#passkey}" -gt 1 ] && trained_at=4
-    echo "in segments of $segment_length tokens (${recall_steps[${name#passkey}]} training steps at D <= $trained_at; hmt run (rmt) = its memory"
+    facts=${name#passkey}
+    echo "in segments of $segment_length tokens (${recall_steps[$facts]} training steps at D in {${train_distances[$facts]}}; hmt run (rmt) = its memory"
     echo "without recall, (backbone) = its backbone alone, which sees only the question's segment):"
     evals=(--eval hmt="$DEMO/eval/$name-hmt/eval.json")
     [ -f "$DEMO/eval/$name-rmt/eval.json" ] && evals+=(--eval rmt="$DEMO/eval/$name-rmt/eval.json")

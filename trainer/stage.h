@@ -5,8 +5,8 @@
 //   stage1:   recall off; hmt.memory trains, hmt.summary_prompt and
 //             hmt.recall.* are frozen (they get no gradient without recall)
 //   stage2:   recall on; every hmt.* tensor trains
-// The backbone trains as model.trainable says (full, or only its LoRA
-// adapters, or not at all).
+// The backbone trains as the stage's mode says (train.<stage>.trainable,
+// else model.trainable): full, only its LoRA adapters, or not at all.
 #include <string>
 
 #include "core/experiment_config.h"  // StageKind, TrainableMode

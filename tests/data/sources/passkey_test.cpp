@@ -143,13 +143,13 @@ TEST_CASE("passkey: the layout before the answer does not depend on how many ids
   const auto filler = tokenizer->encode(text);
   auto o = options(/*facts=*/1);
   o.digits = 4;
+  const auto cue = tokenizer->encode("The pass key is");
   std::set<int64_t> answer_lengths, answer_offsets;
   for (int64_t i = 0; i < 60; ++i) {
     auto made = hmt::make_passkey_sample(o, *tokenizer, filler, 0, i);
     const auto& s = made.sample;
     answer_lengths.insert(static_cast<int64_t>(s.ids.size()) - s.answer_start);
     answer_offsets.insert(s.answer_start - made.query_segment * o.segment_length);
-    const auto cue = tokenizer->encode("The pass key is");
     CHECK(std::vector<int32_t>(s.ids.begin() + s.answer_start - static_cast<int64_t>(cue.size()),
                                s.ids.begin() + s.answer_start) == cue);
     CHECK(tokenizer->decode(std::vector<int32_t>(s.ids.begin() + s.answer_start, s.ids.end())) == " " + made.value);
