@@ -120,9 +120,9 @@ if [ "$RECALL_STEPS" -gt 0 ]; then
       --facts "$2" --distances "$3" --splits "$4" --samples "$5" --segment-length "$segment_length" --digits 1 \
       --lead-segments 0 --quiet > /dev/null
   }
-  # By number of facts: training steps and training distances.
-  declare -A recall_steps=([1]="$RECALL_STEPS" [4]="$FACTS_STEPS") train_distances=([1]=1,2 [4]=1,2,4) \
-    start_model=([1]="the backbone" [4]="the pass-key model")
+  # By number of facts: training steps and training distances; the loop
+  # records what each variant started from, for the summary.
+  declare -A recall_steps=([1]="$RECALL_STEPS" [4]="$FACTS_STEPS") train_distances=([1]=1,2 [4]=1,2,4) start_model=()
   for facts in 1 4; do
     name=passkey$facts steps=${recall_steps[$facts]}
     [ "$steps" -gt 0 ] || continue
@@ -132,8 +132,12 @@ if [ "$RECALL_STEPS" -gt 0 ]; then
     # variant start from the pass-key model, which already recalls a fact
     # segment and reads a digit off it, and need only learn to pick the asked
     # key. From the backbone, 400 steps left HMT and RMT alike at chance.
-    init=$branch
-    [ "$facts" -gt 1 ] && init=$(ls -d "$runs/passkey1-hmt/checkpoints/"stage2-step* | tail -n 1)
+    init=$branch start_model[$facts]="the backbone"
+    if [ "$facts" -gt 1 ]; then
+      init="$runs/passkey1-hmt/checkpoints/stage2-step$(printf '%06d' "$RECALL_STEPS")"
+      [ -d "$init" ] || { echo "demo: expected the pass-key checkpoint $init" >&2; exit 1; }
+      start_model[$facts]="the pass-key model"
+    fi
     train "$name-hmt" configs/demo_passkey.yaml --init-from "$init" data.path="$DEMO/$name.h5" \
       train.stage2.steps="$steps"
     "$HMT" eval "$runs/$name-hmt" --data "$DEMO/${name}_test.h5" --split test --mode hmt,rmt,backbone \
