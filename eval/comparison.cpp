@@ -86,7 +86,8 @@ std::string compare_evaluations(const std::vector<std::pair<std::string, json>>&
     documents.push_back(entry ? fmt::format("{:.2f}", (*entry)["documents"]["ppl"].get<double>()) : "-");
     const auto backbone = report["parameters"]["backbone"].get<int64_t>();
     const auto added = report["parameters"]["hmt"].get<int64_t>();
-    const bool memory = report.at("results").at(0)["mode"] != "backbone";
+    const auto& mode = report.at("results").at(0)["mode"];
+    const bool memory = mode != "backbone" && mode != "full";
     parameters.push_back(memory ? fmt::format("{} (+{:.2f}%)", backbone + added,
                                               100.0 * static_cast<double>(added) / static_cast<double>(backbone))
                                 : std::to_string(backbone));

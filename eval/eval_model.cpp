@@ -88,7 +88,7 @@ EvalModel load_eval_model(const std::string& path, int64_t segment_length) {
 }
 
 void check_mode(const EvalModel& model, MemoryMode mode) {
-  if (mode == MemoryMode::None || model.hmt_trained) return;
+  if (mode == MemoryMode::None || mode == MemoryMode::Full || model.hmt_trained) return;
   fail("{}: mode {} needs trained hmt.* tensors, and this {} has none ({}); it can run mode backbone", model.source,
        memory_mode_name(mode), model.kind == "hf" ? "HF model directory" : "checkpoint",
        model.kind == "hf" ? "no hmt.safetensors" : "a backbone-stage checkpoint");

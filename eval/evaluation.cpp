@@ -97,6 +97,10 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
             "language-model splits",
             store.path(), request.split);
   const bool documents = !qa && (request.documents || request.contexts.empty());
+  for (auto mode : modes)
+    HMT_CHECK(mode != MemoryMode::Full || (!qa && !documents),
+              "eval --mode full: the full-attention reference scores context lengths only (--contexts), not {}",
+              qa ? "QA or recall samples" : "whole documents");
 
   TransformOptions transform;
   transform.interleave_len = request.interleave_len;
@@ -134,6 +138,7 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   for (const auto& [name, tensor] : model.hmt_tensors()) hmt_params += tensor.numel();
   report["parameters"] = {{"backbone", backbone_params}, {"hmt", hmt_params}};
   if (stream) report["stream_tokens"] = stream->size();
+  if (!request.contexts.empty()) report["score_after"] = request.score_after;
 
   json results = json::array();
   for (auto mode : modes) {
@@ -141,7 +146,7 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
     RecallHistogram histogram;
     const bool recalls = mode == MemoryMode::Hmt && config.recall.enabled;
     if (!request.contexts.empty()) {
-      ContextEvalOptions options{request.contexts, request.windows, request.batch, mode};
+      ContextEvalOptions options{request.contexts, request.windows, request.batch, mode, request.score_after};
       json rows = json::array();
       for (const auto& r : context_perplexity(model, *stream, options, recalls ? &histogram : nullptr, progress))
         rows.push_back(context_json(r));

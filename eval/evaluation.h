@@ -19,9 +19,10 @@ struct EvalRequest {
   int64_t segment_length = 0;  // plain HF directories only
   std::string data_path;       // prepared .h5 (hmt prepare)
   std::string split = "test";
-  std::vector<std::string> modes;  // hmt | rmt | backbone; empty = the model's own
+  std::vector<std::string> modes;  // hmt | rmt | backbone | full (contexts only); empty = the model's own
   std::vector<int64_t> contexts;   // PPL at these context lengths; empty = none
   int64_t windows = 32;
+  int64_t score_after = 0;  // scored segments after this many tokens (0 = the largest context)
   int64_t batch = 4;
   bool documents = false;  // whole-document PPL (the default for a LM split without contexts)
   int64_t max_documents = 0, max_document_tokens = 0;

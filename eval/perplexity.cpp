@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "eval/eval_scope.h"
+#include "model/backbone_runner.h"
 
 namespace hmt {
 namespace {
@@ -61,8 +62,18 @@ std::vector<ContextPerplexity> context_perplexity(HmtModel& model, const TokenSt
   const int64_t L = model.config().segment_length;
   const auto contexts = rounded_contexts(options.contexts, L);
   const int64_t max_context = *std::max_element(contexts.begin(), contexts.end());
-  const auto starts = scored_segment_starts(stream.size(), max_context, L, options.windows);
+  HMT_CHECK(options.score_after >= 0, "score after: must be >= 0, got {}", options.score_after);
+  const int64_t first_scored = options.score_after > 0
+                                   ? std::max(max_context, rounded_contexts({options.score_after}, L).front())
+                                   : max_context;
+  const auto starts = scored_segment_starts(stream.size(), first_scored, L, options.windows);
   const bool segment_limited = options.mode == MemoryMode::None;
+  const bool full_attention = options.mode == MemoryMode::Full;
+  const int64_t positions = model.backbone().config().max_position_embeddings;
+  HMT_CHECK(!full_attention || positions <= 0 || max_context + L <= positions,
+            "mode full: a context of {} plus one segment of {} is a window of {} tokens, more than the backbone's "
+            "max_position_embeddings {}",
+            max_context, L, max_context + L, positions);
   EvalScope scope(model);
 
   std::vector<ContextPerplexity> out;
@@ -88,7 +99,14 @@ std::vector<ContextPerplexity> context_perplexity(HmtModel& model, const TokenSt
       auto ids = torch::empty({rows, run_context + L}, torch::kLong);
       for (int64_t r = 0; r < rows; ++r)
         stream.read(starts[first + static_cast<size_t>(r)] - run_context, run_context + L, ids[r].data_ptr<int64_t>());
-      BatchNll run = run_segments(model, ids, /*mask=*/{}, /*score_mask=*/{}, runner);
+      BatchNll run;
+      if (full_attention) {
+        auto score = torch::zeros({rows, run_context + L}, torch::kLong);
+        score.narrow(/*dim=*/1, run_context, L).fill_(1);
+        run = run_backbone_window(model.backbone(), ids, /*mask=*/{}, score);
+      } else {
+        run = run_segments(model, ids, /*mask=*/{}, /*score_mask=*/{}, runner);
+      }
       const SegmentNll& scored = run.segments.back();
       result.tokens += scored.tokens;
       result.nll_sum += scored.nll_sum;

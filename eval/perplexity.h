@@ -7,12 +7,17 @@
 // exactly X tokens of history, read through its memory), and only the last
 // L tokens are scored. The protocol takes windows with stride L over the
 // whole test stream; we score `windows` of those segments, spread evenly
-// over the stream, and the SAME segments at every X and in every mode, so
+// over the stream after the largest X (or `score_after`), and the SAME
+// segments at every X and in every mode, so
 // the figures differ only by the history the model was given. X is rounded
 // up to a multiple of L (at least L) so that the scored tokens are exactly
 // the last segment. In backbone mode a segment sees only itself and the
 // previous segment's last logit row, so every X gives the same figure and
 // the windows are run as [p - L, p + L) (exactly the same numbers, cheaper).
+// In full mode the backbone reads the window [p - X, p + L) as ONE attention
+// window, so the segment's tokens see all X tokens of history directly: the
+// reference for what the backbone can draw from that history, meaningful up
+// to the window it was trained on (X + L must fit max_position_embeddings).
 //
 // Whole documents: each document (or its first max_tokens) is run alone,
 // segment by segment, every token but its first scored. Memory stays flat in
@@ -40,6 +45,10 @@ struct ContextEvalOptions {
   int64_t windows = 32;           // scored segments (the same at every X)
   int64_t batch = 4;              // windows per forward
   MemoryMode mode = MemoryMode::Hmt;
+  // The scored segments start this many tokens into the stream (rounded up
+  // to a multiple of L) when that is past the largest context: so an
+  // evaluation at fewer contexts scores the segments another one did.
+  int64_t score_after = 0;
 };
 
 struct ContextPerplexity {

@@ -10,7 +10,8 @@ MemoryMode parse_memory_mode(const std::string& value) {
   if (value == "hmt") return MemoryMode::Hmt;
   if (value == "rmt") return MemoryMode::Rmt;
   if (value == "backbone") return MemoryMode::None;
-  fail("mode: expected hmt, rmt or backbone, got '{}'", value);
+  if (value == "full") return MemoryMode::Full;
+  fail("mode: expected hmt, rmt, backbone or full, got '{}'", value);
 }
 
 const char* memory_mode_name(MemoryMode mode) {
@@ -18,6 +19,7 @@ const char* memory_mode_name(MemoryMode mode) {
     case MemoryMode::Hmt: return "hmt";
     case MemoryMode::Rmt: return "rmt";
     case MemoryMode::None: return "backbone";
+    case MemoryMode::Full: return "full";
   }
   return "?";
 }
@@ -28,6 +30,8 @@ MemoryRecurrence::MemoryRecurrence(HmtModel& model, MemoryMode mode, int64_t bat
       sensory_(mode == MemoryMode::Hmt ? std::min(model.config().num_sensory, model.config().segment_length) : 0),
       recall_(mode == MemoryMode::Hmt && model.config().recall.enabled), cache_(model.config().recall.context) {
   HMT_CHECK(truncate >= 0, "memory recurrence: truncate must be >= 0, got {}", truncate);
+  HMT_CHECK(mode != MemoryMode::Full,
+            "memory recurrence: mode full reads one attention window, not segments (hmt eval --contexts only)");
   if (has_memory()) {
     auto init = model.memory_init();
     previous_ = init.expand({batch, init.size(1)});

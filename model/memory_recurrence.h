@@ -20,9 +20,12 @@ namespace hmt {
 // the model's config says; Rmt = memory passing only, no sensory tokens and
 // no recall (the RMT baseline); None = every segment through the backbone
 // alone, no memory slots either (the segment-limited backbone baseline).
-enum class MemoryMode { Hmt, Rmt, None };
+// Full is not a recurrence: the backbone reads the whole window of history
+// and segment in one attention window (the full-attention reference of `hmt
+// eval --contexts`, eval/perplexity.h); MemoryRecurrence refuses it.
+enum class MemoryMode { Hmt, Rmt, None, Full };
 
-// "hmt" | "rmt" | "backbone" as the enum, and back; throws hmt::Error otherwise.
+// "hmt" | "rmt" | "backbone" | "full" as the enum, and back; throws hmt::Error otherwise.
 MemoryMode parse_memory_mode(const std::string& value);
 const char* memory_mode_name(MemoryMode mode);
 

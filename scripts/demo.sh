@@ -4,7 +4,9 @@
 #   -> a small llama pre-trained on windows (no memory)
 #   -> from it, equally long: HMT stage 1 + stage 2, an RMT baseline, and the
 #      backbone trained on (configs/train/demo.yaml says why)
-#   -> eval of all three at several context lengths on held-out addresses
+#   -> eval of all three at several context lengths on held-out addresses,
+#      and of the continued backbone reading that history in full attention
+#      (the reference for how much this backbone can draw from history)
 #   -> memory at 10k and 100k tokens of one long book -> export -> generate
 #   -> the recall benchmark: a pass key, and 4 key -> value facts of which
 #      one is asked, D segments before the query; HMT trained on the pass key
@@ -14,7 +16,8 @@
 # Every number it prints is measured in this run. Knobs (environment):
 # DEMO_DIR, DEMO_VOCAB, DEMO_PRETRAIN_STEPS, DEMO_STEPS (each model after the
 # branch point; HMT splits them over its two stages), DEMO_WINDOWS,
-# DEMO_CONTEXTS, DEMO_THREADS; the recall benchmark: DEMO_RECALL_STEPS
+# DEMO_CONTEXTS, DEMO_FULL_CONTEXTS (those of the full-attention reference,
+# within the 128-token windows the backbone trained on), DEMO_THREADS; the recall benchmark: DEMO_RECALL_STEPS
 # (training steps on the pass key, 0 = skip the benchmark), DEMO_FACTS_STEPS
 # (training steps of HMT and of RMT on the 4 facts, 0 = skip them),
 # DEMO_RECALL_DISTANCES (of the test samples; training uses 1, 2 and, with
@@ -27,7 +30,8 @@ VOCAB=${DEMO_VOCAB:-8000}
 PRETRAIN=${DEMO_PRETRAIN_STEPS:-800}
 STEPS=${DEMO_STEPS:-300}
 WINDOWS=${DEMO_WINDOWS:-256}
-CONTEXTS=${DEMO_CONTEXTS:-16,128,512,1024}
+CONTEXTS=${DEMO_CONTEXTS:-16,32,64,128,512,1024}
+FULL_CONTEXTS=${DEMO_FULL_CONTEXTS:-16,32,64,128}
 THREADS=${DEMO_THREADS:-0}
 RECALL_STEPS=${DEMO_RECALL_STEPS:-1200}
 FACTS_STEPS=${DEMO_FACTS_STEPS:-400}
@@ -89,6 +93,13 @@ for run in backbone rmt hmt; do
     --batch 8 --threads "$THREADS" --out "$DEMO/eval/$run" > "$DEMO/eval/$run.txt"
 done
 cat "$DEMO/eval/hmt.txt"
+# What the backbone itself draws from X tokens of history when it reads them
+# directly (one attention window), on the same scored segments: the most a
+# memory of that history could be expected to add at this scale.
+"$HMT" eval "$runs/backbone" --data "$DEMO/pg19.h5" --split test --mode full --contexts "$FULL_CONTEXTS" \
+  --score-after "${CONTEXTS##*,}" --windows "$WINDOWS" --batch 8 --threads "$THREADS" --out "$DEMO/eval/full" \
+  > "$DEMO/eval/full.txt"
+grep "^full" "$DEMO/eval/full.txt"
 stamp
 
 echo "== 7. memory of a long document: Moby Dick's first 10k and 100k tokens, segment by segment (HMT)"
@@ -163,7 +174,8 @@ echo "== 10. plots -> $DEMO/plots"
 "$HMT" plot training "$runs/backbone" "$runs/rmt" "$runs/hmt" --labels backbone,rmt,hmt --metric valid_ppl \
   --out "$DEMO/plots/validation_ppl.png"
 "$HMT" plot contexts "$DEMO/eval/backbone/eval.json" "$DEMO/eval/rmt/eval.json" "$DEMO/eval/hmt/eval.json" \
-  --labels backbone,rmt,hmt --out "$DEMO/plots/ppl_vs_context.png"
+  "$DEMO/eval/full/eval.json" --labels "backbone,rmt,hmt,backbone full attention" \
+  --out "$DEMO/plots/ppl_vs_context.png"
 cp "$DEMO/eval/hmt/recall_histogram_hmt.png" "$DEMO/plots/" 2>/dev/null || true
 for name in "${recall_variants[@]}"; do
   reports=("$DEMO/eval/$name-hmt/eval.json") labels="hmt run"
@@ -171,6 +183,11 @@ for name in "${recall_variants[@]}"; do
   "$HMT" plot recall "${reports[@]}" --labels "$labels" --out "$DEMO/plots/recall_$name.png"
 done
 
+# FILE MODE LABEL: "LABEL PPL at X1 tokens -> PPL at Xn (change)" from hmt eval's table in FILE.
+history_gain() {
+  awk -v mode="$2" -v label="$3" '$1 == mode && $2 ~ /^[0-9]+$/ { if (!n++) { x0 = $2; p0 = $5 } x = $2; p = $5 }
+    END { printf "%s %.2f at %d tokens -> %.2f at %d (%+.1f%%)", label, p0, x0, p, x, 100 * (p / p0 - 1) }' "$1"
+}
 json_number() { sed -n "s/.*\"$2\": *\([0-9.eE+-]*\).*/\1/p" "$1" | head -n 1; }
 mib() { printf "%.1f" "$(json_number "$1" peak_rss_mib)"; }
 elapsed=$(( $(date +%s) - start ))
@@ -181,9 +198,12 @@ elapsed=$(( $(date +%s) - start ))
   grep -E "^(train|validation|test):" "$DEMO/prepare.log" || true
   echo
   echo "PPL on the held-out addresses: one segment of L = $segment_length tokens after X tokens of history ($WINDOWS segments,"
-  echo "the same ones for every X and model; backbone = segment-limited, no memory):"
+  echo "the same ones for every X and model; backbone = segment-limited, no memory; full = the backbone run"
+  echo "reading the X tokens of history directly, in one attention window, up to the 128 tokens it trained on):"
   "$HMT" compare --eval backbone="$DEMO/eval/backbone/eval.json" --eval rmt="$DEMO/eval/rmt/eval.json" \
-    --eval hmt="$DEMO/eval/hmt/eval.json"
+    --eval hmt="$DEMO/eval/hmt/eval.json" --eval backbone="$DEMO/eval/full/eval.json"
+  echo "PPL from the shortest to the longest history: $(history_gain "$DEMO/eval/hmt.txt" hmt hmt);"
+  echo "$(history_gain "$DEMO/eval/rmt.txt" rmt rmt); $(history_gain "$DEMO/eval/full.txt" full "backbone, full attention,")"
   echo
   echo "training after the $PRETRAIN pre-training steps (tokens/s: content tokens per second of a step, $(nproc) cores):"
   "$HMT" compare --run pretrain="$runs/pretrain" --run backbone="$runs/backbone" --run rmt="$runs/rmt" \

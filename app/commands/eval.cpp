@@ -1,5 +1,5 @@
-// hmt eval MODEL --data FILE.h5 [--split test] [--mode hmt,rmt,backbone]
-//   [--contexts 2048,10240] [--windows 32] [--documents] [--interleave-len C]
+// hmt eval MODEL --data FILE.h5 [--split test] [--mode hmt,rmt,backbone,full]
+//   [--contexts 2048,10240] [--windows 32] [--score-after X] [--documents] [--interleave-len C]
 //   [--out DIR] [--json]
 // MODEL is an HMT export, a run directory, a checkpoint or (backbone mode,
 // with --segment-length) a plain HF directory. eval/evaluation.h does the work.
@@ -45,10 +45,11 @@ void add_eval(CLI::App& app, Action& action) {
   cmd->add_option("--data", r.data_path, "prepared token file (hmt prepare)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--split", r.split, "split of the file")->capture_default_str();
   cmd->add_option("--mode", r.modes,
-                  "hmt, rmt (memory only) or backbone (segment-limited, no memory); several "
+                  "hmt, rmt (memory only), backbone (segment-limited, no memory) or full (the backbone "
+                  "reading history and segment in one attention window; --contexts only); several "
                   "separated by commas; default: what the model was trained as")
       ->delimiter(',')
-      ->check(CLI::IsMember({"hmt", "rmt", "backbone"}));
+      ->check(CLI::IsMember({"hmt", "rmt", "backbone", "full"}));
   cmd->add_option("--contexts", r.contexts,
                   "PPL of one segment after X tokens of history, for each X (rounded up "
                   "to a multiple of L), e.g. 2048,10240")
@@ -57,6 +58,10 @@ void add_eval(CLI::App& app, Action& action) {
   cmd->add_option("--windows", r.windows, "scored segments per context length (the same ones at every X)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--score-after", r.score_after,
+                  "score segments from this stream offset on (rounded up to a multiple of L) instead of from "
+                  "the largest context, to score what an evaluation at longer contexts scored")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch", r.batch, "windows (or QA samples) per forward")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -204,6 +204,15 @@ TEST_CASE("eval, export, plot: bad inputs are named", "[eval][cli]") {
                              " --segment-length 8 --contexts 8 --json");
   INFO(hf_backbone.err);
   CHECK(hf_backbone.exit_code == 0);
+  // Full attention needs no hmt.* tensors, but scores context lengths only.
+  auto hf_full = run_hmt("eval " + hf.string() + " --data " + t.data.string() +
+                         " --segment-length 8 --mode full --contexts 8 --json");
+  INFO(hf_full.err);
+  CHECK(hf_full.exit_code == 0);
+  CHECK(hf_full.out.find("\"mode\":\"full\"") != std::string::npos);
+  auto full_documents = run_hmt("eval " + t.run.string() + " --data " + t.data.string() + " --mode full");
+  CHECK(full_documents.exit_code == 1);
+  CHECK(full_documents.err.find("--contexts") != std::string::npos);
 
   auto not_a_run = run_hmt("export " + t.dir.string() + " --out " + (t.dir / "x").string());
   CHECK(not_a_run.exit_code == 1);

@@ -46,10 +46,12 @@ double backbone_last_segment_nll(hmt::Backbone& backbone, const std::vector<int6
 struct Fixture {
   std::vector<std::vector<int32_t>> docs = hmt::test::pattern_documents({70, 45, 38}, kVocab);
   std::vector<int64_t> stream = hmt::test::concatenated(docs);
-  std::string path;
-  Fixture() {
-    path = hmt::test::write_documents_store((hmt::test::temp_dir("eval_ppl") / "test.h5").string(), docs, kVocab);
-  }
+  std::string path = hmt::test::write_documents_store((hmt::test::temp_dir("eval_ppl") / "test.h5").string(), docs,
+                                                      kVocab);
+  // The same documents as the evaluation reads them.
+  hmt::TokenStore store{path};
+  hmt::DocumentView view{store.split("test"), {}};
+  hmt::TokenStream tokens{view};
 };
 
 }  // namespace
@@ -73,9 +75,7 @@ TEST_CASE("eval: scored segments are spread over the stream, shared by every con
 
 TEST_CASE("eval: PPL at context X equals the naive recurrence on every window, in hmt and rmt mode", "[eval]") {
   Fixture f;
-  hmt::TokenStore store(f.path);
-  hmt::DocumentView view(store.split("test"), {});
-  hmt::TokenStream stream(view);
+  hmt::TokenStream& stream = f.tokens;
   const int64_t L = 4;
   for (Family family : {Family::Llama, Family::Gpt2, Family::Opt}) {
     DYNAMIC_SECTION(hmt::test::family_label(family)) {
@@ -124,9 +124,7 @@ TEST_CASE("eval: PPL at context X equals the naive recurrence on every window, i
 
 TEST_CASE("eval: backbone mode scores each segment with the backbone alone, the same at every X", "[eval]") {
   Fixture f;
-  hmt::TokenStore store(f.path);
-  hmt::DocumentView view(store.split("test"), {});
-  hmt::TokenStream stream(view);
+  hmt::TokenStream& stream = f.tokens;
   const int64_t L = 5;
   auto model = tiny_hmt(Family::Llama, tiny_hmt_config(L, /*sensory=*/2, /*recall=*/true, /*context=*/3),
                         torch::kDouble);
@@ -146,10 +144,51 @@ TEST_CASE("eval: backbone mode scores each segment with the backbone alone, the 
   }
 }
 
+TEST_CASE("eval: full mode scores the segment with the whole window in one backbone pass", "[eval]") {
+  Fixture f;
+  hmt::TokenStream& stream = f.tokens;
+  const int64_t L = 5;
+  for (Family family : {Family::Llama, Family::Gpt2}) {
+    DYNAMIC_SECTION(hmt::test::family_label(family)) {
+      auto model = tiny_hmt(family, tiny_hmt_config(L, /*sensory=*/2, /*recall=*/true, /*context=*/3), torch::kDouble);
+      hmt::ContextEvalOptions options{{5, 20}, /*windows=*/4, /*batch=*/3, MemoryMode::Full};
+      auto results = hmt::context_perplexity(*model, stream, options, nullptr);
+      REQUIRE(results.size() == 2);
+      // Independent: log-softmax of one forward over [p - X, p + L), the
+      // last L tokens each predicted by the row before it.
+      for (const auto& r : results) {
+        double expected = 0;
+        for (int64_t p : hmt::scored_segment_starts(static_cast<int64_t>(f.stream.size()), 20, L, 4)) {
+          const auto window = slice(f.stream, p - r.context, p + L);
+          auto ids = torch::tensor(window, torch::kLong).unsqueeze(0);
+          auto logp = torch::log_softmax(model->backbone().forward(model->backbone().embed(ids)).logits[0], -1);
+          for (int64_t t = r.context; t < r.context + L; ++t) expected -= logp[t - 1][window[t]].item<double>();
+        }
+        INFO("context " << r.context);
+        CHECK(r.tokens == 4 * L);
+        CHECK(r.nll_sum == Approx(expected).epsilon(1e-10));
+      }
+      // The history is read directly, so it changes the figure.
+      CHECK(results[0].nll_sum != Approx(results[1].nll_sum).epsilon(1e-9));
+      // --score-after (18 -> 20): one context alone scores what the pair scored.
+      options.contexts = {5};
+      options.score_after = 18;
+      auto alone = hmt::context_perplexity(*model, stream, options, nullptr);
+      CHECK(alone.front().nll_sum == Approx(results[0].nll_sum).epsilon(1e-12));
+      options.score_after = 0;
+      CHECK(hmt::context_perplexity(*model, stream, options, nullptr).front().nll_sum !=
+            Approx(results[0].nll_sum).epsilon(1e-9));
+      // A window longer than the positions the backbone has is refused.
+      options.contexts = {40};
+      CHECK_THROWS_WITH(hmt::context_perplexity(*model, stream, options, nullptr),
+                        Catch::Contains("max_position_embeddings 40"));
+    }
+  }
+}
+
 TEST_CASE("eval: whole documents equal the naive recurrence summed over documents", "[eval]") {
   Fixture f;
-  hmt::TokenStore store(f.path);
-  hmt::DocumentView view(store.split("test"), {});
+  hmt::DocumentView& view = f.view;
   auto model = tiny_hmt(Family::Gpt2,
                         tiny_hmt_config(/*segment_length=*/6, /*sensory=*/2, /*recall=*/true,
                                         /*context=*/2),

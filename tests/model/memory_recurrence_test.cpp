@@ -101,12 +101,15 @@ TEST_CASE("memory recurrence: rmt passes M_{n-1} only, backbone carries nothing"
   CHECK_FALSE(none.close({}, torch::zeros({1, 4}, torch::kLong), {}).defined());
   CHECK(none.cache().empty());
   CHECK_THROWS_WITH(none.close({}, torch::zeros({1, 4}, torch::kLong), {}), Catch::Contains("no open segment"));
+  // Full attention is one window, never a recurrence over segments.
+  CHECK_THROWS_WITH(MemoryRecurrence(*model, MemoryMode::Full, /*batch=*/1), Catch::Contains("mode full"));
 }
 
 TEST_CASE("memory recurrence: modes by name", "[hmt][recurrence]") {
   CHECK(parse_memory_mode("rmt") == MemoryMode::Rmt);
   CHECK(std::string(memory_mode_name(parse_memory_mode("backbone"))) == "backbone");
-  CHECK_THROWS_WITH(parse_memory_mode("full"), "mode: expected hmt, rmt or backbone, got 'full'");
+  CHECK(std::string(memory_mode_name(parse_memory_mode("full"))) == "full");
+  CHECK_THROWS_WITH(parse_memory_mode("memory"), "mode: expected hmt, rmt, backbone or full, got 'memory'");
 }
 
 }  // namespace
