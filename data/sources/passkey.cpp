@@ -74,8 +74,18 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
   Draw draw(splitmix64(splitmix64(splitmix64(o.seed) + static_cast<uint64_t>(split)) + static_cast<uint64_t>(index)));
   PasskeySample out;
   const int64_t D = o.distances[static_cast<size_t>(index) % o.distances.size()];
-  // Enough segments before the query for every fact to have one of its own.
-  const int64_t lead = std::max(draw.below(o.lead_segments + 1), o.facts - D);
+  int64_t lead = draw.below(o.lead_segments + 1);
+  // Several facts: how many of the others are older than the asked one is
+  // uniform over what D allows (the newer ones need segments among the D - 1
+  // between fact and query), so the asked fact is not more often the oldest
+  // or the newest, and a model that recalls by position instead of by key
+  // stays near one in `facts`. The older ones need lead segments of their own.
+  int64_t older = 0;
+  if (o.facts > 1) {
+    const int64_t fewest = std::max<int64_t>(0, o.facts - D);
+    older = fewest + draw.below(o.facts - fewest);
+    lead = std::max(lead, older);
+  }
   const int64_t segments = lead + D + 1;
   out.fact_segment = lead;
   out.query_segment = lead + D;
@@ -112,10 +122,11 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
   };
   out.fact_begin = place_fact(out.fact_segment, out.key, out.value);
   if (o.facts > 1) {
-    std::vector<int64_t> free;
-    for (int64_t s = 0; s < out.query_segment; ++s)
-      if (s != out.fact_segment) free.push_back(s);
+    std::vector<int64_t> before, after;  // free segments older / newer than the asked fact's
+    for (int64_t s = 0; s < out.fact_segment; ++s) before.push_back(s);
+    for (int64_t s = out.fact_segment + 1; s < out.query_segment; ++s) after.push_back(s);
     for (int64_t f = 1; f < o.facts; ++f) {
+      auto& free = f <= older ? before : after;
       const auto pick = static_cast<size_t>(draw.below(static_cast<int64_t>(free.size())));
       const int64_t segment = free[pick];
       free.erase(free.begin() + static_cast<int64_t>(pick));

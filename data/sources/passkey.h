@@ -14,7 +14,9 @@
 // be a few ids short of L). With facts = 1 the key is "pass" (the pass-key
 // task); with facts = F > 1, F - 1 other keys with other values sit in other
 // segments before the query (the several-facts task), so the answer has to
-// be the value of the asked key, not any value seen. Each piece is tokenized
+// be the value of the asked key, not any value seen. How many of them are
+// older than the asked fact is uniform in what D allows (at D = 1 all are),
+// so its position among the facts does not give it away. Each piece is tokenized
 // on its own and the ids are concatenated, so a fact is the same ids wherever
 // it lands.
 //
@@ -41,7 +43,7 @@ struct PasskeyOptions {
   std::vector<int64_t> distances = {2, 4, 8, 16};  // D, in segments between fact and query
   int64_t facts = 1;                               // 1: the pass key; F > 1: F key -> value facts, one asked
   int64_t digits = 5;                              // digits of a value
-  int64_t lead_segments = 1;                       // filler segments before the fact: uniform in [0, lead]
+  int64_t lead_segments = 1;  // segments before the fact: uniform in [0, lead] (more for older facts)
   uint64_t seed = 0;
 
   void check() const;  // errors name the data.passkey.* key

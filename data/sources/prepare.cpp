@@ -304,8 +304,9 @@ uint64_t prepare_passkey_split(const Context& ctx, const SplitPlan& plan, int64_
   const auto filler = read_filler(ctx, plan, metadata, bytes);
   const auto& p = ctx.options.passkey;
   int64_t longest = 0;
+  // Up to facts - 1 facts older than the asked one, each in a lead segment (data/sources/passkey.cpp).
   for (int64_t d : p.distances)
-    longest = std::max(longest, (std::max(p.lead_segments, p.facts - d) + d + 1) * p.segment_length);
+    longest = std::max(longest, (std::max(p.lead_segments, p.facts - 1) + d + 1) * p.segment_length);
   HMT_CHECK(static_cast<int64_t>(filler.size()) >= longest,
             "{}: split `{}` gives {} filler tokens, fewer than the longest sample's {} (data.passkey.distances, "
             "lead_segments, segment_length); give more text",

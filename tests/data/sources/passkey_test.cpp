@@ -4,8 +4,10 @@
 // variant, and `hmt prepare --dataset passkey` end to end.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "data/sources/passkey.h"
@@ -130,6 +132,41 @@ TEST_CASE("passkey: several facts sit in distinct earlier segments and only one 
     CHECK(text_at(ids, static_cast<int64_t>(ids.size() - tail.size()), static_cast<int64_t>(tail.size())) == tail);
   }
   CHECK(o.to_json()["task"] == "facts");
+}
+
+TEST_CASE("passkey: the asked fact is the oldest, the newest or one between equally often", "[passkey][prepare]") {
+  auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
+  const auto filler = filler_text(8000);
+  auto o = options(/*facts=*/4);
+  o.lead_segments = 0;
+  auto older_of = [](const hmt::PasskeySample& made) {
+    return std::count_if(made.other_fact_segments.begin(), made.other_fact_segments.end(),
+                         [&](int64_t s) { return s < made.fact_segment; });
+  };
+  o.distances = {8};
+  std::map<int64_t, int> by_older;
+  for (int64_t i = 0; i < 400; ++i) {
+    auto made = hmt::make_passkey_sample(o, *tokenizer, filler, 0, i);
+    const auto older = older_of(made);
+    ++by_older[older];
+    CHECK(made.fact_segment == older);  // no lead segments but the older facts'
+    CHECK(made.query_segment - made.fact_segment == 8);
+  }
+  REQUIRE(by_older.size() == 4);
+  for (const auto& [older, count] : by_older) {
+    INFO(older << " older facts: " << count << " of 400");
+    CHECK(count >= 60);  // 100 expected; 4.6 standard deviations
+    CHECK(count <= 140);
+  }
+  // D = 1 leaves no segment for a newer fact, D = 2 one.
+  o.distances = {1, 2};
+  std::set<int64_t> older_at_2;
+  for (int64_t i = 0; i < 40; ++i) {
+    auto made = hmt::make_passkey_sample(o, *tokenizer, filler, 0, i);
+    if (made.sample.distance == 1) CHECK(older_of(made) == 3);
+    if (made.sample.distance == 2) older_at_2.insert(older_of(made));
+  }
+  CHECK(older_at_2 == std::set<int64_t>{2, 3});
 }
 
 TEST_CASE("passkey: the layout before the answer does not depend on how many ids the value takes",
