@@ -129,7 +129,40 @@ std::string compare_recall(const std::vector<std::pair<std::string, json>>& repo
   out += row(all);
   std::vector<std::string> chance_row{"chance"};
   chance_row.resize(header.size(), fmt::format("{:.1f}%", 100.0 * chance));
-  return out + row(chance_row);
+  out += row(chance_row);
+
+  // Where recall looks at the query segment, for the entries that measured it
+  // (eval/recall_task.h): weight on the asked fact's memory / share largest.
+  std::vector<std::string> recall_header{"D (segments)"};
+  std::vector<std::map<int64_t, std::string>> recall_cells;
+  for (const auto& [label, report] : reports)
+    for (const auto& entry : report.at("results")) {
+      if (!entry.contains("recall_task")) continue;
+      const auto& rows = entry["recall_task"]["distances"];
+      if (rows.empty() || !rows[0].contains("fact_recall_weight")) continue;
+      recall_header.push_back(label + " (" + entry["mode"].get<std::string>() + ")");
+      auto& column = recall_cells.emplace_back();
+      for (const auto& r : rows)
+        column[r["distance"].get<int64_t>()] =
+            r.contains("other_facts_recall_weight")
+                ? fmt::format("{:.2f} / {:.2f} / {:.0f}%", r["fact_recall_weight"].get<double>(),
+                              r["other_facts_recall_weight"].get<double>(), 100.0 * r["fact_strongest"].get<double>())
+                : fmt::format("{:.2f} / {:.0f}%", r["fact_recall_weight"].get<double>(),
+                              100.0 * r["fact_strongest"].get<double>());
+    }
+  if (recall_cells.empty()) return out;
+  out += "\nrecall at the query segment: weight on the memory of the asked fact's segment / (several facts: on "
+         "those of the other facts /) how often the asked fact's is the largest\n";
+  out += row(recall_header) + rule(recall_header.size());
+  for (int64_t d : distances) {
+    std::vector<std::string> cells{std::to_string(d)};
+    for (const auto& column : recall_cells) {
+      auto it = column.find(d);
+      cells.push_back(it == column.end() ? "-" : it->second);
+    }
+    out += row(cells);
+  }
+  return out;
 }
 
 std::string compare_runs(const std::vector<Labeled>& runs) {

@@ -217,7 +217,22 @@ std::string format_recall_table(const json& report) {
   }
   out += fmt::format("{:>10} {:>8}", "all", first["samples"].get<int64_t>());
   for (const auto* e : entries) out += fmt::format(" {:>9.1f}%", 100.0 * (*e)["recall_task"]["accuracy"].get<double>());
-  return out + "\n";
+  out += "\n";
+  for (const auto* e : entries) {
+    const auto& task = (*e)["recall_task"];
+    if (task["distances"].empty() || !task["distances"][0].contains("fact_recall_weight")) continue;
+    const bool others = task["distances"][0].contains("other_facts_recall_weight");
+    out += fmt::format("{} recall at the query segment: mean weight on the memory of the asked fact's segment{}, "
+                       "and how often the asked fact's is the largest\n{:>10} {:>8} {:>10}{} {:>10}\n",
+                       (*e)["mode"].get<std::string>(), others ? " and on those of the other facts" : "", "D",
+                       "recalled", "weight", others ? fmt::format(" {:>12}", "other facts") : "", "largest");
+    for (const auto& r : task["distances"])
+      out += fmt::format("{:>10} {:>8} {:>10.3f}{} {:>9.1f}%\n", r["distance"].get<int64_t>(),
+                         r["recalled"].get<int64_t>(), r["fact_recall_weight"].get<double>(),
+                         others ? fmt::format(" {:>12.3f}", r["other_facts_recall_weight"].get<double>()) : "",
+                         100.0 * r["fact_strongest"].get<double>());
+  }
+  return out;
 }
 
 }  // namespace

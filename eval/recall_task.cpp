@@ -11,13 +11,55 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-}  // namespace
-
-void add_recall_sample(RecallEvaluation& result, int64_t distance, int64_t answer_tokens, int64_t misses,
-                       double nll_sum) {
+RecallAtDistance& row_of(RecallEvaluation& result, int64_t distance) {
   auto it = std::lower_bound(result.distances.begin(), result.distances.end(), distance,
                              [](const RecallAtDistance& r, int64_t d) { return r.distance < d; });
   if (it == result.distances.end() || it->distance != distance) it = result.distances.insert(it, {distance});
+  return *it;
+}
+
+// Each row's recall at the query segment `query` (the batch's last: rows end
+// together, model/segment_runner.h): the weight on the memory of segment
+// query.index - D, whether it is the largest, and the weight on the memories
+// of the other facts' segments.
+void add_query_recall(RecallEvaluation& result, const SegmentTrace& query, const std::vector<int64_t>& distances,
+                      const std::vector<std::vector<int64_t>>& others) {
+  if (!query.recall_weights.defined()) return;
+  auto weights = query.recall_weights.detach().to(torch::kCPU, torch::kDouble);
+  auto strongest = weights.argmax(/*dim=*/1);
+  auto rows = query.recall_rows.defined() ? query.recall_rows.to(torch::kCPU)
+                                          : torch::ones({weights.size(0)}, torch::kBool);
+  auto w = weights.accessor<double, 2>();
+  auto top = strongest.accessor<int64_t, 1>();
+  auto recalled = rows.accessor<bool, 1>();
+  for (int64_t r = 0; r < weights.size(0); ++r) {
+    if (!recalled[r]) continue;
+    auto entry = [&](int64_t distance) -> int64_t {  // the cache column of segment query.index - distance, or -1
+      const auto at = std::find(query.cache_segments.begin(), query.cache_segments.end(), query.index - distance);
+      return at == query.cache_segments.end() ? -1 : at - query.cache_segments.begin();
+    };
+    const int64_t c = entry(distances[static_cast<size_t>(r)]);
+    double other = 0;
+    for (int64_t d : others[static_cast<size_t>(r)])
+      if (const int64_t o = entry(d); o >= 0) other += w[r][o];
+    add_fact_recall(result, distances[static_cast<size_t>(r)], c < 0 ? 0.0 : w[r][c], other, c >= 0 && top[r] == c);
+  }
+}
+
+}  // namespace
+
+void add_fact_recall(RecallEvaluation& result, int64_t distance, double weight, double other_weight, bool strongest) {
+  auto& row = row_of(result, distance);
+  row.recalled += 1;
+  row.fact_weight_sum += weight;
+  row.other_weight_sum += other_weight;
+  row.fact_strongest += strongest ? 1 : 0;
+  result.fact_recall = true;
+}
+
+void add_recall_sample(RecallEvaluation& result, int64_t distance, int64_t answer_tokens, int64_t misses,
+                       double nll_sum) {
+  auto it = &row_of(result, distance);
   const bool correct = misses == 0 && answer_tokens > 0;
   it->samples += 1;
   it->correct += correct ? 1 : 0;
@@ -40,10 +82,19 @@ RecallEvaluation recall_evaluation(HmtModel& model, const TokenStore& store, con
   RunnerOptions runner;
   runner.memory = options.mode;
   runner.count_misses = true;
-  if (histogram != nullptr) runner.trace = [histogram](const SegmentTrace& t) { histogram->add(t); };
-
   RecallEvaluation result;
-  if (!store.recall_task().empty()) result.chance = nlohmann::json::parse(store.recall_task()).value("chance", 0.0);
+  const auto task = store.recall_task().empty() ? nlohmann::json::object() : nlohmann::json::parse(store.recall_task());
+  result.chance = task.value("chance", 0.0);
+  // D counts segments of the file's grid; only on the model's own is the
+  // fact's segment the query's minus D.
+  const bool fact_recall = options.mode == MemoryMode::Hmt && model.config().recall.enabled &&
+                           task.value("segment_length", int64_t{0}) == model.config().segment_length;
+  SegmentTrace query;
+  if (histogram != nullptr || fact_recall)
+    runner.trace = [&](const SegmentTrace& t) {
+      if (histogram != nullptr) histogram->add(t);
+      if (fact_recall) query = t;  // the last call is the query segment
+    };
   const auto start = Clock::now();
   auto last_report = start;
   // Samples are taken in file order; the generator cycles the distances, so
@@ -64,11 +115,19 @@ RecallEvaluation recall_evaluation(HmtModel& model, const TokenStore& store, con
       score[r].narrow(0, pad + answer, n - answer).fill_(1);
       answer_tokens.push_back(n - answer);
     }
+    query = {};
     BatchNll run = run_segments(model, ids, mask, score, runner);
     auto misses = run.row_misses.accessor<int64_t, 1>();
     auto nll = run.row_nll_sum.accessor<double, 1>();
-    for (int64_t r = 0; r < rows; ++r)
-      add_recall_sample(result, split.distance(first + r), answer_tokens[static_cast<size_t>(r)], misses[r], nll[r]);
+    std::vector<int64_t> distances;
+    std::vector<std::vector<int64_t>> others;
+    for (int64_t r = 0; r < rows; ++r) {
+      distances.push_back(split.distance(first + r));
+      others.push_back(split.other_distances(first + r));
+      result.other_facts = result.other_facts || !others.back().empty();
+      add_recall_sample(result, distances.back(), answer_tokens[static_cast<size_t>(r)], misses[r], nll[r]);
+    }
+    if (fact_recall) add_query_recall(result, query, distances, others);
     if (progress && std::chrono::duration<double>(Clock::now() - last_report).count() > 30) {
       progress(fmt::format("{} recall: {}/{} samples", memory_mode_name(options.mode), first + rows, count));
       last_report = Clock::now();
@@ -80,7 +139,7 @@ RecallEvaluation recall_evaluation(HmtModel& model, const TokenStore& store, con
 
 nlohmann::ordered_json recall_json(const RecallEvaluation& r) {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-  for (const auto& d : r.distances)
+  for (const auto& d : r.distances) {
     rows.push_back({{"distance", d.distance},
                     {"samples", d.samples},
                     {"correct", d.correct},
@@ -90,6 +149,14 @@ nlohmann::ordered_json recall_json(const RecallEvaluation& r) {
                                            ? static_cast<double>(d.token_hits) / static_cast<double>(d.answer_tokens)
                                            : 0.0},
                     {"answer_nll", d.answer_tokens > 0 ? d.nll_sum / static_cast<double>(d.answer_tokens) : 0.0}});
+    if (r.fact_recall) {
+      const double n = static_cast<double>(std::max<int64_t>(d.recalled, 1));
+      rows.back()["recalled"] = d.recalled;
+      rows.back()["fact_recall_weight"] = d.fact_weight_sum / n;
+      if (r.other_facts) rows.back()["other_facts_recall_weight"] = d.other_weight_sum / n;
+      rows.back()["fact_strongest"] = static_cast<double>(d.fact_strongest) / n;
+    }
+  }
   return {{"samples", r.samples}, {"correct", r.correct}, {"accuracy", r.accuracy},
           {"chance", r.chance},   {"distances", rows},    {"seconds", r.seconds}};
 }

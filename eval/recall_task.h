@@ -6,6 +6,16 @@
 // (the answer ends its sample, so greedy decoding reads the same tokens).
 // Accuracy is reported per distance D (segments between fact and query),
 // with the chance level 10^-digits of the generator.
+//
+// With recall (hmt mode), it also reports where the query segment's recall
+// looks: the attention weight on the memory M_f that the asked fact's
+// segment f wrote (f = query segment - D), the summed weight on the
+// memories of the other facts' segments (several facts), and how often M_f
+// is the entry with the largest weight. On the pass key this says whether
+// recall finds the fact at all; with several facts, whether it finds the
+// asked one or only some fact. Measured only when the file's segment grid is
+// the model's L (else D counts other segments); a memory already evicted
+// from the cache counts 0.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -27,6 +37,11 @@ struct RecallAtDistance {
   int64_t samples = 0, correct = 0;
   int64_t answer_tokens = 0, token_hits = 0;  // answer tokens, and those that were the argmax
   double nll_sum = 0;                         // over the answer tokens
+  // Recall at the query segment (hmt mode with recall, on the model's grid):
+  int64_t recalled = 0;          // samples whose query segment recalled
+  double fact_weight_sum = 0;    // their summed recall weight on M_f
+  double other_weight_sum = 0;   // ... and on the other facts' memories
+  int64_t fact_strongest = 0;    // of them, those whose largest weight is on M_f
   double accuracy() const { return samples > 0 ? static_cast<double>(correct) / static_cast<double>(samples) : 0; }
 };
 
@@ -36,11 +51,19 @@ struct RecallEvaluation {
   double accuracy = 0;
   double chance = 0;  // of the generator; 0 when the file does not say
   double seconds = 0;
+  bool fact_recall = false;  // the recall fields were measured
+  bool other_facts = false;  // some sample had other facts
+
 };
 
 // Adds one scored sample (tokens, misses, NLL) to the row of its distance.
 void add_recall_sample(RecallEvaluation& result, int64_t distance, int64_t answer_tokens, int64_t misses,
                        double nll_sum);
+
+// Adds one sample's recall at its query segment to the row of its distance:
+// the weight on M_f, that on the other facts' memories (summed), and whether
+// M_f had the largest weight.
+void add_fact_recall(RecallEvaluation& result, int64_t distance, double weight, double other_weight, bool strongest);
 
 RecallEvaluation recall_evaluation(HmtModel& model, const TokenStore& store, const TokenSplit& split,
                                    const RecallEvalOptions& options, RecallHistogram* histogram,

@@ -162,6 +162,8 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
   out.sample.ids = std::move(ids);
   out.sample.answer_start = answer_start;
   out.sample.distance = D;
+  for (auto it = out.other_fact_segments.rbegin(); it != out.other_fact_segments.rend(); ++it)
+    out.sample.other_distances.push_back(out.query_segment - *it);  // nearest first
   out.sample.group = index;
   out.sample.name = fmt::format("d{}-{}", D, index);
   out.token_distance = out.sample.answer_start - out.fact_begin;

@@ -97,6 +97,14 @@ void TokenSplit::load(hid_t file) {
   } else {
     distances_.assign(docs, -1);
   }
+  if (h5::exists(group_.get(), store::kOtherFactOffsets)) {
+    other_offsets_ = h5::read_all<uint64_t>(h5::open_dataset(group_.get(), store::kOtherFactOffsets).get());
+    other_distances_ = h5::read_all<int64_t>(h5::open_dataset(group_.get(), store::kOtherFactDistances).get());
+    HMT_CHECK(other_offsets_.size() == docs + 1 && other_offsets_.back() == other_distances_.size() &&
+                  std::is_sorted(other_offsets_.begin(), other_offsets_.end()),
+              "{}: `{}` does not index `{}` ({} samples)", where, store::kOtherFactOffsets,
+              store::kOtherFactDistances, docs);
+  }
   h5::Id choice_tokens = h5::open_dataset(group_.get(), store::kChoiceTokens);
   HMT_CHECK(choice_offsets_.back() == h5::vector_length(choice_tokens.get()),
             "{}: `choice_offsets` do not match `choice_tokens` (truncated or damaged)", where);
@@ -203,6 +211,14 @@ int64_t TokenSplit::distance(int64_t sample) const {
   return distances_[sample];
 }
 
+std::vector<int64_t> TokenSplit::other_distances(int64_t sample) const {
+  require_qa("other_distances");
+  check_document(sample);
+  if (other_offsets_.empty()) return {};
+  return {other_distances_.begin() + static_cast<std::ptrdiff_t>(other_offsets_[sample]),
+          other_distances_.begin() + static_cast<std::ptrdiff_t>(other_offsets_[sample + 1])};
+}
+
 int TokenSplit::label(int64_t sample) const {
   require_qa("label");
   check_document(sample);
@@ -218,6 +234,7 @@ QaSample TokenSplit::qa_sample(int64_t sample) const {
   out.group = static_cast<int64_t>(qa_group_[sample]);
   out.name = document_name(sample);
   out.distance = distances_[sample];
+  out.other_distances = other_distances(sample);
   h5::Id choice_tokens = h5::open_dataset(group_.get(), store::kChoiceTokens);
   for (int c = 0; c < 3; ++c) {
     const uint64_t begin = choice_offsets_[3 * sample + c], end = choice_offsets_[3 * sample + c + 1];

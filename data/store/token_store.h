@@ -53,6 +53,8 @@ struct QaSample {
   // Recall samples (dataset passkey): the fact sits this many segments
   // before the segment of its query; -1 for other QA samples.
   int64_t distance = -1;
+  // Several facts: how many segments before the query each other fact sits.
+  std::vector<int64_t> other_distances;
 };
 
 class TokenSplit {
@@ -88,6 +90,7 @@ class TokenSplit {
   int label(int64_t sample) const;
   QaSample qa_sample(int64_t sample) const;
   int64_t distance(int64_t sample) const;  // QaSample::distance
+  std::vector<int64_t> other_distances(int64_t sample) const;  // QaSample::other_distances
 
  private:
   void load(hid_t file);
@@ -102,6 +105,8 @@ class TokenSplit {
   std::vector<uint64_t> answer_start_, qa_group_, choice_offsets_;
   std::vector<int8_t> labels_;
   std::vector<int64_t> distances_;
+  std::vector<uint64_t> other_offsets_;  // empty in files without them
+  std::vector<int64_t> other_distances_;
 };
 
 class TokenStore {

@@ -48,6 +48,11 @@ inline constexpr const char* kGroup = "group";               // uint64: fused gr
 // otherwise. Optional: files written before it read as all -1.
 inline constexpr const char* kDistance = "distance";
 inline constexpr const char* kChoiceOffsets = "choice_offsets";  // uint64 [3 * samples + 1]
+// Recall samples with several facts: sample s's other facts sit
+// other_fact_distances[other_fact_offsets[s] : other_fact_offsets[s + 1]]
+// segments before its query. Optional: files written before read as none.
+inline constexpr const char* kOtherFactOffsets = "other_fact_offsets";      // uint64 [samples + 1]
+inline constexpr const char* kOtherFactDistances = "other_fact_distances";  // int64
 inline constexpr const char* kChoiceTokens = "choice_tokens";    // uint32
 
 inline constexpr uint64_t kTokenChunk = 1 << 15;  // 128 KiB of uint32 per compressed chunk

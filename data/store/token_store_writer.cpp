@@ -71,6 +71,9 @@ void SplitWriter::create(const std::vector<SourceFile>& sources) {
     h5::create_vector(g, store::kChoiceOffsets, H5T_NATIVE_UINT64, store::kIndexChunk, store::kDeflateLevel);
     h5::create_vector(g, store::kChoiceTokens, H5T_NATIVE_UINT32, store::kIndexChunk, store::kDeflateLevel);
     h5::append(dataset(store::kChoiceOffsets).get(), std::vector<uint64_t>{0});
+    h5::create_vector(g, store::kOtherFactOffsets, H5T_NATIVE_UINT64, store::kIndexChunk, store::kDeflateLevel);
+    h5::create_vector(g, store::kOtherFactDistances, H5T_NATIVE_INT64, store::kIndexChunk, store::kDeflateLevel);
+    h5::append(dataset(store::kOtherFactOffsets).get(), std::vector<uint64_t>{0});
   }
   write_counts(g, counts_, units_done_);
 }
@@ -107,6 +110,11 @@ bool SplitWriter::resume() {
       h5::read_range(choice_offsets.get(), H5T_NATIVE_UINT64, 3 * docs, 1, &choice_total_);
       h5::set_length(choice_offsets.get(), 3 * docs + 1);
       h5::set_length(dataset(store::kChoiceTokens).get(), choice_total_);
+      h5::Id other_offsets = dataset(store::kOtherFactOffsets);
+      if (h5::vector_length(other_offsets.get()) < docs + 1) return false;
+      h5::read_range(other_offsets.get(), H5T_NATIVE_UINT64, docs, 1, &other_total_);
+      h5::set_length(other_offsets.get(), docs + 1);
+      h5::set_length(dataset(store::kOtherFactDistances).get(), other_total_);
       for (const char* name : {store::kAnswerStart, store::kLabel, store::kGroup, store::kDistance}) {
         h5::Id d = dataset(name);
         if (h5::vector_length(d.get()) < docs) return false;
@@ -120,6 +128,7 @@ bool SplitWriter::resume() {
     counts_ = {};
     units_done_ = 0;
     choice_total_ = 0;
+    other_total_ = 0;
     return false;
   }
 }
@@ -149,6 +158,9 @@ void SplitWriter::add_qa_sample(const QaSample& sample) {
     choice_total_ += choice.size();
     choice_offsets_.push_back(choice_total_);
   }
+  other_distances_.insert(other_distances_.end(), sample.other_distances.begin(), sample.other_distances.end());
+  other_total_ += sample.other_distances.size();
+  other_offsets_.push_back(other_total_);
 }
 
 void SplitWriter::mark_units(int64_t units, const PrepareCounts& skips) {
@@ -172,6 +184,8 @@ void SplitWriter::commit() {
     h5::append(dataset(store::kGroup).get(), groups_);
     h5::append(dataset(store::kDistance).get(), distances_);
     h5::append(dataset(store::kChoiceOffsets).get(), choice_offsets_);
+    h5::append(dataset(store::kOtherFactOffsets).get(), other_offsets_);
+    h5::append(dataset(store::kOtherFactDistances).get(), other_distances_);
     h5::append(dataset(store::kChoiceTokens).get(), choice_tokens_);
   }
   tokens_.clear();
@@ -182,6 +196,8 @@ void SplitWriter::commit() {
   groups_.clear();
   distances_.clear();
   choice_offsets_.clear();
+  other_offsets_.clear();
+  other_distances_.clear();
   choice_tokens_.clear();
   counts_ = pending_counts_;
   units_done_ = pending_units_;

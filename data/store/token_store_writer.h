@@ -56,12 +56,12 @@ class SplitWriter {
   h5::Id group_;
   int64_t units_done_ = 0, pending_units_ = 0;
   PrepareCounts counts_, pending_counts_;
-  uint64_t choice_total_ = 0;
+  uint64_t choice_total_ = 0, other_total_ = 0;
   // Buffered until flush().
   std::vector<uint32_t> tokens_, choice_tokens_;
-  std::vector<uint64_t> offsets_, answer_start_, groups_, choice_offsets_;
+  std::vector<uint64_t> offsets_, answer_start_, groups_, choice_offsets_, other_offsets_;
   std::vector<int8_t> labels_;
-  std::vector<int64_t> distances_;
+  std::vector<int64_t> distances_, other_distances_;
   std::vector<std::string> names_;
 };
 

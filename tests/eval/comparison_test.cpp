@@ -54,6 +54,19 @@ TEST_CASE("compare: recall accuracy by distance for every mode of every report, 
   CHECK(table.find("| 8 | 75.0% | 0.0% | - |") != std::string::npos);
   CHECK(table.find("| all | 87.5% | 12.5% | 50.0% |") != std::string::npos);
   CHECK(table.find("| chance | 10.0% | 10.0% | 10.0% |") != std::string::npos);
+  CHECK(table.find("recall at the query segment") == std::string::npos);  // no entry measured it
+  // The hmt entry's recall at the query segment gets a table of its own.
+  for (auto& r : hmt_report["results"][0]["recall_task"]["distances"]) {
+    r["fact_recall_weight"] = r["distance"] == 1 ? 0.875 : 0.25;
+    r["fact_strongest"] = r["distance"] == 1 ? 1.0 : 0.5;
+  }
+  table = hmt::compare_recall({{"hmt", hmt_report}, {"rmt", rmt_report}});
+  CHECK(table.find("recall at the query segment") != std::string::npos);
+  CHECK(table.find("| D (segments) | hmt (hmt) |\n") != std::string::npos);
+  CHECK(table.find("| 1 | 0.88 / 100% |") != std::string::npos);
+  CHECK(table.find("| 8 | 0.25 / 50% |") != std::string::npos);
+  hmt_report["results"][0]["recall_task"]["distances"][1]["other_facts_recall_weight"] = 0.625;
+  CHECK(hmt::compare_recall({{"hmt", hmt_report}}).find("| 8 | 0.25 / 0.62 / 50% |") != std::string::npos);
   CHECK(hmt::compare_recall({{"ppl", report("hmt", {{64, 2.0}}, 10, 1)}}).empty());
   CHECK(hmt::compare_evaluations({{"hmt", hmt_report}}).empty());
 }

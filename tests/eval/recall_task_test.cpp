@@ -10,6 +10,7 @@
 #include "eval/recall_task.h"
 #include "model/hmt_generator.h"
 #include "tests/model/hmt_fixtures.h"
+#include "tests/model/naive_hmt.h"
 #include "tests/test_paths.h"
 
 namespace {
@@ -55,6 +56,23 @@ std::vector<int64_t> greedy_continuation(hmt::HmtModel& model, const std::vector
   return out;
 }
 
+// A passkey-like token file of `samples` in split "test".
+std::string write_recall_file(const std::string& path, const std::vector<hmt::QaSample>& samples,
+                              const std::string& recall_task) {
+  hmt::StoreHeader header;
+  header.dataset = "passkey";
+  header.vocab_size = kVocab;
+  header.inputs_sha256 = "recall-fixture";
+  header.recall_task = recall_task;
+  hmt::TokenStoreWriter writer(path, header);
+  auto out = writer.begin_split("test", /*qa=*/true, {{"filler.txt", "00", 1}});
+  for (const auto& s : samples) out.add_qa_sample(s);
+  out.mark_units(static_cast<int64_t>(samples.size()), {});
+  out.finish();
+  writer.finish({"test"});
+  return path;
+}
+
 }  // namespace
 
 TEST_CASE("recall eval: exact match is the greedy answer, per distance", "[eval][recall]") {
@@ -85,21 +103,8 @@ TEST_CASE("recall eval: exact match is the greedy answer, per distance", "[eval]
     sample.name = "s" + std::to_string(s);
     samples.push_back(sample);
   }
-  const auto path = (hmt::test::temp_dir("eval_recall") / "pk.h5").string();
-  {
-    hmt::StoreHeader header;
-    header.dataset = "passkey";
-    header.vocab_size = kVocab;
-    header.inputs_sha256 = "recall-fixture";
-    header.recall_task = R"({"chance": 0.01})";
-    hmt::TokenStoreWriter writer(path, header);
-    auto out = writer.begin_split("test", /*qa=*/true, {{"filler.txt", "00", 1}});
-    for (const auto& s : samples) out.add_qa_sample(s);
-    out.mark_units(static_cast<int64_t>(samples.size()), {});
-    out.finish();
-    writer.finish({"test"});
-  }
-  hmt::TokenStore store(path);
+  hmt::TokenStore store(write_recall_file((hmt::test::temp_dir("eval_recall") / "pk.h5").string(), samples,
+                                          R"({"chance": 0.01})"));
   for (auto mode : {hmt::MemoryMode::Hmt, hmt::MemoryMode::Rmt, hmt::MemoryMode::None}) {
     INFO(hmt::memory_mode_name(mode));
     hmt::RecallEvalOptions options;
@@ -127,6 +132,76 @@ TEST_CASE("recall eval: exact match is the greedy answer, per distance", "[eval]
     CHECK(result.samples == 8);
     CHECK(result.accuracy == Approx(static_cast<double>(all) / 8.0));
   }
+}
+
+TEST_CASE("recall eval: the query segment's recall weight on the fact's memory, as the naive recurrence gives it",
+          "[eval][recall]") {
+  const int64_t L = 4, N = 3;
+  auto model = hmt::test::tiny_hmt(hmt::Family::Llama,
+                                   hmt::test::tiny_hmt_config(L, /*sensory=*/1, /*recall=*/true, /*context=*/N),
+                                   torch::kDouble);
+  model->eval();
+  // D from 1 to 5 with N = 3: the fact's memory is evicted at D = 4, 5. Lead
+  // segments and a short last segment vary the lengths, so batches are
+  // left-padded and rows have different segment counts.
+  std::vector<hmt::QaSample> samples;
+  auto random = hmt::test::random_ids(/*rows=*/1, /*length=*/600, kVocab, /*seed=*/9);
+  int64_t cursor = 0;
+  for (int64_t s = 0; s < 10; ++s) {
+    hmt::QaSample sample;
+    sample.distance = 1 + s % 5;
+    const int64_t segments = s / 5 + sample.distance + 1, n = segments * L - s % 2;
+    for (int64_t t = 0; t < n; ++t) sample.ids.push_back(static_cast<int32_t>(random[0][cursor++].item<int64_t>()));
+    // "Other facts" in every other earlier segment (the weights do not care what they hold).
+    for (int64_t o = 1; o < segments; ++o)
+      if (o != sample.distance && (o + s) % 2 == 0) sample.other_distances.push_back(o);
+    sample.answer_start = n - 1;
+    sample.name = "s" + std::to_string(s);
+    samples.push_back(sample);
+  }
+  auto write = [&](const std::string& name, int64_t grid) {
+    return write_recall_file((hmt::test::temp_dir("eval_recall_weight") / name).string(), samples,
+                             fmt::format(R"({{"chance": 0.1, "segment_length": {}}})", grid));
+  };
+  hmt::TokenStore store(write("pk.h5", L));
+  hmt::RecallEvalOptions options;
+  options.batch = 4;
+  auto result = hmt::recall_evaluation(*model, store, store.split("test"), options, nullptr);
+  REQUIRE(result.fact_recall);
+  REQUIRE(result.distances.size() == 5);
+  std::array<double, 5> weight{}, other{};
+  std::array<int64_t, 5> strongest{};
+  for (const auto& sample : samples) {
+    const auto naive = hmt::test::naive_hmt(*model, std::vector<int64_t>(sample.ids.begin(), sample.ids.end()));
+    const auto& query = naive.recall_weights.back();
+    const auto fact = static_cast<size_t>(static_cast<int64_t>(query.size()) - sample.distance);
+    const auto d = static_cast<size_t>(sample.distance - 1);
+    weight[d] += query[fact];
+    for (int64_t o : sample.other_distances) other[d] += query[query.size() - static_cast<size_t>(o)];
+    strongest[d] += std::max_element(query.begin(), query.end()) - query.begin() == static_cast<int64_t>(fact);
+  }
+  for (size_t d = 0; d < 5; ++d) {
+    INFO("D = " << d + 1);
+    CHECK(result.distances[d].recalled == 2);
+    CHECK(result.distances[d].fact_weight_sum == Approx(weight[d]).epsilon(1e-9));
+    CHECK(result.distances[d].other_weight_sum == Approx(other[d]).epsilon(1e-9));
+    CHECK(result.distances[d].fact_strongest == strongest[d]);
+    if (d + 1 > static_cast<size_t>(N)) CHECK(result.distances[d].fact_weight_sum == 0);
+    else CHECK(result.distances[d].fact_weight_sum > 0);
+  }
+  auto json = hmt::recall_json(result);
+  CHECK(json["distances"][0]["fact_recall_weight"].get<double>() == Approx(weight[0] / 2));
+  CHECK(json["distances"][0]["fact_strongest"].get<double>() == Approx(strongest[0] / 2.0));
+  CHECK(json["distances"][1]["other_facts_recall_weight"].get<double>() == Approx(other[1] / 2));
+  CHECK(other[1] > 0);
+
+  // Not measured without recall, nor when D counts another segment grid.
+  options.mode = hmt::MemoryMode::Rmt;
+  CHECK_FALSE(hmt::recall_evaluation(*model, store, store.split("test"), options, nullptr).fact_recall);
+  options.mode = hmt::MemoryMode::Hmt;
+  hmt::TokenStore coarse(write("pk8.h5", 2 * L));
+  auto unmeasured = hmt::recall_json(hmt::recall_evaluation(*model, coarse, coarse.split("test"), options, nullptr));
+  CHECK_FALSE(unmeasured["distances"][0].contains("fact_recall_weight"));
 }
 
 TEST_CASE("recall eval: a sample counts only when every answer token is right", "[eval][recall]") {

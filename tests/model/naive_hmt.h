@@ -18,6 +18,9 @@ struct NaiveRun {
   std::vector<torch::Tensor> segment_nll;  // scalar per segment, with grad
   std::vector<int64_t> segment_tokens;
   torch::Tensor nll_sum;
+  // recall_weights[n][i]: segment n's recall weight on M_i, i < n (0 for an
+  // evicted M_i; all 0 where segment n did not recall).
+  std::vector<std::vector<double>> recall_weights;
 };
 
 // x: one document's ids. truncate: K of docs/hmt.md section 4 (0 = off), applied per
@@ -35,6 +38,7 @@ inline NaiveRun naive_hmt(HmtModel& model, const std::vector<int64_t>& x, int64_
     return torch::tensor(std::vector<int64_t>(v.begin() + from, v.begin() + to), torch::kLong).unsqueeze(0);
   };
 
+  NaiveRun run;
   std::vector<torch::Tensor> produced;  // M_i, index i
   std::vector<torch::Tensor> content;   // per position: its content logit row [V]
   for (int64_t n = 0; n < S; ++n) {
@@ -57,9 +61,14 @@ inline NaiveRun naive_hmt(HmtModel& model, const std::vector<int64_t>& x, int64_
         total = total + exps.back();
       }
       m = torch::zeros_like(memory[0]);
-      for (int64_t i = first_cached; i < n; ++i) m = m + use(i) * (exps[i - first_cached] / total);
+      run.recall_weights.emplace_back(static_cast<size_t>(n), 0.0);
+      for (int64_t i = first_cached; i < n; ++i) {
+        m = m + use(i) * (exps[i - first_cached] / total);
+        run.recall_weights.back()[static_cast<size_t>(i)] = (exps[i - first_cached] / total).item<double>();
+      }
     } else {
       m = n == 0 ? memory[0] : use(n - 1);
+      run.recall_weights.emplace_back(static_cast<size_t>(n), 0.0);
     }
     std::vector<torch::Tensor> rows;
     rows.reserve(4);
@@ -78,7 +87,6 @@ inline NaiveRun naive_hmt(HmtModel& model, const std::vector<int64_t>& x, int64_
     produced.push_back(out.last_hidden[0][z.size(1) - 1]);
   }
 
-  NaiveRun run;
   run.segment_nll.assign(static_cast<size_t>(S), torch::zeros({}, memory.options()));
   run.segment_tokens.assign(static_cast<size_t>(S), 0);
   for (int64_t t = 1; t < T; ++t) {

@@ -62,6 +62,7 @@ TEST_CASE("passkey: the fact sits D segments before the query, the answer ends t
     CHECK(made.query_segment - made.fact_segment == s.distance);
     CHECK(made.fact_begin / L == made.fact_segment);
     CHECK(made.key == "pass");
+    CHECK(s.other_distances.empty());
     CHECK(made.value.size() == 5);
     const std::string fact = "The pass key is " + made.value + ".";
     CHECK(text_at(s.ids, made.fact_begin, static_cast<int64_t>(fact.size())) == fact);
@@ -114,6 +115,12 @@ TEST_CASE("passkey: several facts sit in distinct earlier segments and only one 
     CHECK(segments.size() == 4);
     CHECK(*segments.rbegin() < made.query_segment);
     CHECK(made.query_segment - made.fact_segment == made.sample.distance);
+    // The file keeps where the other facts are, nearest to the query first.
+    std::vector<int64_t> expected;
+    for (auto it = made.other_fact_segments.rbegin(); it != made.other_fact_segments.rend(); ++it)
+      expected.push_back(made.query_segment - *it);
+    CHECK(made.sample.other_distances == expected);
+    CHECK(std::is_sorted(made.sample.other_distances.begin(), made.sample.other_distances.end()));
     CHECK(made.key != "pass");
     // Each other segment holds "The <key> key is <value>." for another key and value.
     std::set<std::string> keys{made.key}, values{made.value};

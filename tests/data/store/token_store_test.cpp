@@ -31,7 +31,10 @@ std::string write_qa_store(const std::string& path) {
   hmt::TokenStoreWriter writer(path, hmt::test::fixture_header());
   hmt::SplitWriter out = writer.begin_split("test", /*qa=*/true, {{"ori_pqal.json", "ab", 10}});
   out.add_qa_sample(qa("1", 5, 3, 0, 0));
-  out.add_qa_sample(qa("2", 8, 5, 2, 0));
+  auto second = qa("2", 8, 5, 2, 0);
+  second.distance = 3;
+  second.other_distances = {1, 4};
+  out.add_qa_sample(second);
   out.add_qa_sample(qa("3", 3, 1, -1, 1));
   out.mark_units(3, {});
   out.finish();
@@ -99,6 +102,67 @@ TEST_CASE("token store: QA samples keep answer starts, labels and choices", "[da
   CHECK(s.choices[2] == std::vector<int32_t>{902, 912, 920});
   CHECK(split.label(2) == -1);
   CHECK(split.qa_sample(2).group == 1);
+  CHECK(s.distance == 3);
+  CHECK(s.other_distances == std::vector<int64_t>{1, 4});
+  CHECK(split.other_distances(0).empty());
+  CHECK(split.other_distances(2).empty());
+  CHECK(split.distance(0) == -1);
+}
+
+TEST_CASE("token store: files written before the other facts' distances read as none", "[data][store]") {
+  auto dir = hmt::test::temp_dir("store_qa_old");
+  const auto path = write_qa_store((dir / "qa.h5").string());
+  {
+    hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+    for (const char* name : {hmt::store::kOtherFactOffsets, hmt::store::kOtherFactDistances})
+      REQUIRE(H5Ldelete(file, (std::string("/test/") + name).c_str(), H5P_DEFAULT) >= 0);
+    H5Fclose(file);
+  }
+  hmt::TokenStore store(path);
+  CHECK(store.split("test").qa_sample(1).other_distances.empty());
+  CHECK(store.split("test").distance(1) == 3);
+}
+
+TEST_CASE("token store writer: an interrupted QA split keeps the other facts' distances of its marked samples",
+          "[data][store][resume]") {
+  auto dir = hmt::test::temp_dir("store_qa_resume");
+  const std::string path = (dir / "part.h5").string();
+  auto sample = [](const std::string& name, std::vector<int64_t> others) {
+    auto s = qa(name, 6, 4, -1, 0);
+    s.distance = 2;
+    s.other_distances = std::move(others);
+    return s;
+  };
+  {
+    hmt::TokenStoreWriter writer(path, hmt::test::fixture_header());
+    auto split = writer.begin_split("test", /*qa=*/true, {});
+    split.add_qa_sample(sample("1", {1, 3}));
+    split.mark_units(1, {});
+    split.commit();
+  }
+  {  // a crash after the data of a next sample, before its marks
+    hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+    hmt::h5::append(hmt::h5::open_dataset(file, "/test/other_fact_offsets").get(), std::vector<uint64_t>{5});
+    hmt::h5::append(hmt::h5::open_dataset(file, "/test/other_fact_distances").get(), std::vector<int64_t>{5, 6, 7});
+    H5Fclose(file);
+  }
+  {
+    hmt::TokenStoreWriter writer(path, hmt::test::fixture_header());
+    REQUIRE(writer.resumed());
+    auto split = writer.begin_split("test", /*qa=*/true, {});
+    CHECK(split.units_done() == 1);
+    split.add_qa_sample(sample("3", {1}));
+    split.mark_units(2, split.counts());
+    split.finish();
+    writer.finish({"test"});
+  }
+  hmt::TokenStore store(path);
+  const auto& split = store.split("test");
+  REQUIRE(split.documents() == 2);
+  CHECK(split.other_distances(0) == std::vector<int64_t>{1, 3});
+  CHECK(split.other_distances(1) == std::vector<int64_t>{1});
 }
 
 TEST_CASE("loader: QA batches are left-padded with the answers as the only scored tokens", "[data][loader][pubmedqa]") {
