@@ -32,12 +32,12 @@ void add_query_recall(RecallEvaluation& result, const SegmentTrace& query, const
   auto w = weights.accessor<double, 2>();
   auto top = strongest.accessor<int64_t, 1>();
   auto recalled = rows.accessor<bool, 1>();
+  auto entry = [&](int64_t distance) -> int64_t {  // the cache column of segment query.index - distance, or -1
+    const auto at = std::find(query.cache_segments.begin(), query.cache_segments.end(), query.index - distance);
+    return at == query.cache_segments.end() ? -1 : at - query.cache_segments.begin();
+  };
   for (int64_t r = 0; r < weights.size(0); ++r) {
     if (!recalled[r]) continue;
-    auto entry = [&](int64_t distance) -> int64_t {  // the cache column of segment query.index - distance, or -1
-      const auto at = std::find(query.cache_segments.begin(), query.cache_segments.end(), query.index - distance);
-      return at == query.cache_segments.end() ? -1 : at - query.cache_segments.begin();
-    };
     const int64_t c = entry(distances[static_cast<size_t>(r)]);
     double other = 0;
     for (int64_t d : others[static_cast<size_t>(r)])
@@ -59,13 +59,13 @@ void add_fact_recall(RecallEvaluation& result, int64_t distance, double weight, 
 
 void add_recall_sample(RecallEvaluation& result, int64_t distance, int64_t answer_tokens, int64_t misses,
                        double nll_sum) {
-  auto it = &row_of(result, distance);
+  auto& row = row_of(result, distance);
   const bool correct = misses == 0 && answer_tokens > 0;
-  it->samples += 1;
-  it->correct += correct ? 1 : 0;
-  it->answer_tokens += answer_tokens;
-  it->token_hits += answer_tokens - misses;
-  it->nll_sum += nll_sum;
+  row.samples += 1;
+  row.correct += correct ? 1 : 0;
+  row.answer_tokens += answer_tokens;
+  row.token_hits += answer_tokens - misses;
+  row.nll_sum += nll_sum;
   result.samples += 1;
   result.correct += correct ? 1 : 0;
   result.accuracy = static_cast<double>(result.correct) / static_cast<double>(result.samples);

@@ -131,9 +131,9 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
       const int64_t segment = free[pick];
       free.erase(free.begin() + static_cast<int64_t>(pick));
       place_fact(segment, key_name(o, names[static_cast<size_t>(f)]), values[static_cast<size_t>(f)]);
-      out.other_fact_segments.push_back(segment);
+      out.sample.other_distances.push_back(out.query_segment - segment);
     }
-    std::sort(out.other_fact_segments.begin(), out.other_fact_segments.end());
+    std::sort(out.sample.other_distances.begin(), out.sample.other_distances.end());  // nearest first
   }
 
   const auto cue = tokenizer.encode("The " + out.key + " key is");
@@ -162,8 +162,6 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
   out.sample.ids = std::move(ids);
   out.sample.answer_start = answer_start;
   out.sample.distance = D;
-  for (auto it = out.other_fact_segments.rbegin(); it != out.other_fact_segments.rend(); ++it)
-    out.sample.other_distances.push_back(out.query_segment - *it);  // nearest first
   out.sample.group = index;
   out.sample.name = fmt::format("d{}-{}", D, index);
   out.token_distance = out.sample.answer_start - out.fact_begin;

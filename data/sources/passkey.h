@@ -57,12 +57,11 @@ int64_t passkey_key_names();
 
 // One generated sample and where its parts are (for tests and the log).
 struct PasskeySample {
-  QaSample sample;                           // ids, answer_start, distance, name "d<D>-<i>"
+  QaSample sample;                           // ids, answer_start, distance, other_distances, name "d<D>-<i>"
   std::string key, value;                    // the asked fact
   int64_t fact_begin = 0;                    // index of the asked fact's first id
   int64_t fact_segment = 0;                  // its segment; the query's is fact_segment + distance
   int64_t query_segment = 0;                 // the last segment
-  std::vector<int64_t> other_fact_segments;  // the other facts' segments (several-facts task)
   int64_t token_distance = 0;                // ids from the asked fact's first to the answer's first
 };
 

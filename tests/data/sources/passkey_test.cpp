@@ -109,22 +109,20 @@ TEST_CASE("passkey: several facts sit in distinct earlier segments and only one 
     const auto& ids = made.sample.ids;
     const int64_t L = o.segment_length;
     INFO("sample " << i << " D " << made.sample.distance);
-    REQUIRE(made.other_fact_segments.size() == 3);
-    std::set<int64_t> segments(made.other_fact_segments.begin(), made.other_fact_segments.end());
+    const auto& others = made.sample.other_distances;
+    REQUIRE(others.size() == 3);
+    std::vector<int64_t> other_segments;  // where the stored distances say the other facts are
+    for (int64_t d : others) other_segments.push_back(made.query_segment - d);
+    std::set<int64_t> segments(other_segments.begin(), other_segments.end());
     segments.insert(made.fact_segment);
     CHECK(segments.size() == 4);
     CHECK(*segments.rbegin() < made.query_segment);
     CHECK(made.query_segment - made.fact_segment == made.sample.distance);
-    // The file keeps where the other facts are, nearest to the query first.
-    std::vector<int64_t> expected;
-    for (auto it = made.other_fact_segments.rbegin(); it != made.other_fact_segments.rend(); ++it)
-      expected.push_back(made.query_segment - *it);
-    CHECK(made.sample.other_distances == expected);
-    CHECK(std::is_sorted(made.sample.other_distances.begin(), made.sample.other_distances.end()));
+    CHECK(std::is_sorted(others.begin(), others.end()));  // nearest to the query first
     CHECK(made.key != "pass");
     // Each other segment holds "The <key> key is <value>." for another key and value.
     std::set<std::string> keys{made.key}, values{made.value};
-    for (int64_t seg : made.other_fact_segments) {
+    for (int64_t seg : other_segments) {
       const std::string text = text_at(ids, seg * L, L);
       const auto at = text.find("The ");
       REQUIRE(at != std::string::npos);
@@ -147,8 +145,8 @@ TEST_CASE("passkey: the asked fact is the oldest, the newest or one between equa
   auto o = options(/*facts=*/4);
   o.lead_segments = 0;
   auto older_of = [](const hmt::PasskeySample& made) {
-    return std::count_if(made.other_fact_segments.begin(), made.other_fact_segments.end(),
-                         [&](int64_t s) { return s < made.fact_segment; });
+    const auto& others = made.sample.other_distances;
+    return std::count_if(others.begin(), others.end(), [&](int64_t d) { return d > made.sample.distance; });
   };
   o.distances = {8};
   std::map<int64_t, int> by_older;
