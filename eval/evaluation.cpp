@@ -74,9 +74,15 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   HMT_CHECK(store.vocab_size() <= vocab, "{}: prepared with a vocabulary of {} ids, more than the model's {} ({})",
             store.path(), store.vocab_size(), vocab, loaded.source);
 
+  // "hmt-oracle" is hmt with oracle recall at the query (recall splits only,
+  // RecallEvalOptions::oracle): the index of each mode that names it.
   std::vector<MemoryMode> modes;
-  for (const auto& name : request.modes) modes.push_back(parse_memory_mode(name));
-  if (modes.empty()) modes.push_back(loaded.default_mode);
+  std::vector<bool> oracle;
+  for (const auto& name : request.modes) {
+    oracle.push_back(name == kOracleMode);
+    modes.push_back(oracle.back() ? MemoryMode::Hmt : parse_memory_mode(name));
+  }
+  if (modes.empty()) modes.push_back(loaded.default_mode), oracle.push_back(false);
   for (auto mode : modes) check_mode(loaded, mode);
 
   HMT_CHECK(request.task == "auto" || request.task == "ppl" || request.task == "qa" || request.task == "recall",
@@ -97,6 +103,10 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
             "language-model splits",
             store.path(), request.split);
   const bool documents = !qa && (request.documents || request.contexts.empty());
+  HMT_CHECK(recall_split || std::find(oracle.begin(), oracle.end(), true) == oracle.end(),
+            "eval --mode {}: oracle recall scores recall samples (hmt prepare --dataset passkey); split {} of {} "
+            "holds none",
+            kOracleMode, request.split, store.path());
   for (auto mode : modes)
     HMT_CHECK(mode != MemoryMode::Full || (!qa && !documents),
               "eval --mode full: the full-attention reference scores context lengths only (--contexts), not {}",
@@ -141,8 +151,9 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   if (!request.contexts.empty()) report["score_after"] = request.score_after;
 
   json results = json::array();
-  for (auto mode : modes) {
-    json entry = {{"mode", memory_mode_name(mode)}};
+  for (size_t m = 0; m < modes.size(); ++m) {
+    const MemoryMode mode = modes[m];
+    json entry = {{"mode", oracle[m] ? kOracleMode : memory_mode_name(mode)}};
     RecallHistogram histogram;
     const bool recalls = mode == MemoryMode::Hmt && config.recall.enabled;
     if (!request.contexts.empty()) {
@@ -160,7 +171,7 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
       entry["documents"] = documents_json(document_perplexity(model, *view, options, target, progress));
     }
     if (recall_split) {
-      RecallEvalOptions options{request.batch, request.max_samples, mode};
+      RecallEvalOptions options{request.batch, request.max_samples, mode, oracle[m]};
       entry["recall_task"] = recall_json(recall_evaluation(model, store, split, options, recalls ? &histogram : nullptr,
                                                            progress));
     } else if (qa) {
@@ -172,7 +183,7 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
       if (!request.out_dir.empty() && histogram.total() > 0) {
         fs::create_directories(request.out_dir);
         const std::string png =
-            (fs::path(request.out_dir) / ("recall_histogram_" + std::string(memory_mode_name(mode)) + ".png")).string();
+            (fs::path(request.out_dir) / ("recall_histogram_" + entry["mode"].get<std::string>() + ".png")).string();
         const std::string problem = plot_recall_histogram(histogram,
                                                           fmt::format("recall distance, {} ({} recalls)",
                                                                       fs::path(loaded.source).filename().string(),
@@ -205,19 +216,29 @@ std::string format_recall_table(const json& report) {
   std::string out = fmt::format("recall: exact match of the greedy answer by distance D (segments of L = {} between "
                                 "fact and query); chance {:.3g}%\n",
                                 report["segment_length"].get<int64_t>(), 100.0 * first["chance"].get<double>());
-  out += fmt::format("{:>10} {:>8}", "D", "samples");
-  for (const auto* e : entries) out += fmt::format(" {:>10}", (*e)["mode"].get<std::string>());
-  out += "\n";
-  const auto& rows = first["distances"];
-  for (size_t i = 0; i < rows.size(); ++i) {
-    out += fmt::format("{:>10} {:>8}", rows[i]["distance"].get<int64_t>(), rows[i]["samples"].get<int64_t>());
-    for (const auto* e : entries)
-      out += fmt::format(" {:>9.1f}%", 100.0 * (*e)["recall_task"]["distances"][i]["accuracy"].get<double>());
-    out += "\n";
-  }
+  // One row per entry of the list `list` of recall_task (labelled by its
+  // field `label`), one accuracy column per mode: the same samples in every mode.
+  const auto accuracy_rows = [&](const char* column, const char* list, const char* label) {
+    std::string rows_out = fmt::format("{:>10} {:>8}", column, "samples");
+    for (const auto* e : entries) rows_out += fmt::format(" {:>10}", (*e)["mode"].get<std::string>());
+    rows_out += "\n";
+    const auto& rows = first[list];
+    for (size_t i = 0; i < rows.size(); ++i) {
+      rows_out += fmt::format("{:>10} {:>8}", rows[i][label].get<int64_t>(), rows[i]["samples"].get<int64_t>());
+      for (const auto* e : entries)
+        rows_out += fmt::format(" {:>9.1f}%", 100.0 * (*e)["recall_task"][list][i]["accuracy"].get<double>());
+      rows_out += "\n";
+    }
+    return rows_out;
+  };
+  out += accuracy_rows("D", "distances", "distance");
   out += fmt::format("{:>10} {:>8}", "all", first["samples"].get<int64_t>());
   for (const auto* e : entries) out += fmt::format(" {:>9.1f}%", 100.0 * (*e)["recall_task"]["accuracy"].get<double>());
   out += "\n";
+  if (first.contains("by_older_facts")) {
+    out += "recall: exact match by how many of the other facts are older than the asked one (0 = it is the oldest)\n";
+    out += accuracy_rows("older", "by_older_facts", "older_facts");
+  }
   for (const auto* e : entries) {
     const auto& task = (*e)["recall_task"];
     if (task["distances"].empty() || !task["distances"][0].contains("fact_recall_weight")) continue;

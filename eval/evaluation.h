@@ -14,12 +14,17 @@
 
 namespace hmt {
 
+// The eval mode of hmt with oracle recall at the query (recall samples).
+inline constexpr const char* kOracleMode = "hmt-oracle";
+
 struct EvalRequest {
   std::string model_path;      // export, run, checkpoint or HF directory
   int64_t segment_length = 0;  // plain HF directories only
   std::string data_path;       // prepared .h5 (hmt prepare)
   std::string split = "test";
-  std::vector<std::string> modes;  // hmt | rmt | backbone | full (contexts only); empty = the model's own
+  // hmt | rmt | backbone | full (contexts only) | hmt-oracle (recall samples
+  // only: RecallEvalOptions::oracle); empty = the model's own
+  std::vector<std::string> modes;
   std::vector<int64_t> contexts;   // PPL at these context lengths; empty = none
   int64_t windows = 32;
   int64_t score_after = 0;  // scored segments after this many tokens (0 = the largest context)

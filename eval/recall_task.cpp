@@ -58,7 +58,7 @@ void add_fact_recall(RecallEvaluation& result, int64_t distance, double weight, 
 }
 
 void add_recall_sample(RecallEvaluation& result, int64_t distance, int64_t answer_tokens, int64_t misses,
-                       double nll_sum) {
+                       double nll_sum, int64_t older) {
   auto& row = row_of(result, distance);
   const bool correct = misses == 0 && answer_tokens > 0;
   row.samples += 1;
@@ -69,6 +69,12 @@ void add_recall_sample(RecallEvaluation& result, int64_t distance, int64_t answe
   result.samples += 1;
   result.correct += correct ? 1 : 0;
   result.accuracy = static_cast<double>(result.correct) / static_cast<double>(result.samples);
+  if (older < 0) return;
+  auto it = std::lower_bound(result.by_older.begin(), result.by_older.end(), older,
+                             [](const RecallByOlder& r, int64_t o) { return r.older < o; });
+  if (it == result.by_older.end() || it->older != older) it = result.by_older.insert(it, {older});
+  it->samples += 1;
+  it->correct += correct ? 1 : 0;
 }
 
 RecallEvaluation recall_evaluation(HmtModel& model, const TokenStore& store, const TokenSplit& split,
@@ -89,6 +95,11 @@ RecallEvaluation recall_evaluation(HmtModel& model, const TokenStore& store, con
   // fact's segment the query's minus D.
   const bool fact_recall = options.mode == MemoryMode::Hmt && model.config().recall.enabled &&
                            task.value("segment_length", int64_t{0}) == model.config().segment_length;
+  HMT_CHECK(!options.oracle || fact_recall,
+            "{}: oracle recall needs hmt mode with recall (hmt.recall.enabled) and samples cut for the model's "
+            "L = {} (the file's segment_length: {})",
+            store.path(), model.config().segment_length, task.value("segment_length", int64_t{0}));
+  result.oracle = options.oracle;
   SegmentTrace query;
   if (histogram != nullptr || fact_recall)
     runner.trace = [&](const SegmentTrace& t) {
@@ -115,17 +126,24 @@ RecallEvaluation recall_evaluation(HmtModel& model, const TokenStore& store, con
       score[r].narrow(0, pad + answer, n - answer).fill_(1);
       answer_tokens.push_back(n - answer);
     }
-    query = {};
-    BatchNll run = run_segments(model, ids, mask, score, runner);
-    auto misses = run.row_misses.accessor<int64_t, 1>();
-    auto nll = run.row_nll_sum.accessor<double, 1>();
     std::vector<int64_t> distances;
     std::vector<std::vector<int64_t>> others;
     for (int64_t r = 0; r < rows; ++r) {
       distances.push_back(split.distance(first + r));
       others.push_back(split.other_distances(first + r));
-      result.other_facts = result.other_facts || !others.back().empty();
-      add_recall_sample(result, distances.back(), answer_tokens[static_cast<size_t>(r)], misses[r], nll[r]);
+    }
+    if (options.oracle) runner.last_segment_recall_distances = distances;  // the query is the last segment
+    query = {};
+    BatchNll run = run_segments(model, ids, mask, score, runner);
+    auto misses = run.row_misses.accessor<int64_t, 1>();
+    auto nll = run.row_nll_sum.accessor<double, 1>();
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto& other = others[static_cast<size_t>(r)];
+      const int64_t d = distances[static_cast<size_t>(r)];
+      result.other_facts = result.other_facts || !other.empty();
+      const int64_t older =
+          other.empty() ? -1 : std::count_if(other.begin(), other.end(), [d](int64_t o) { return o > d; });
+      add_recall_sample(result, d, answer_tokens[static_cast<size_t>(r)], misses[r], nll[r], older);
     }
     if (fact_recall) add_query_recall(result, query, distances, others);
     if (progress && std::chrono::duration<double>(Clock::now() - last_report).count() > 30) {
@@ -157,8 +175,19 @@ nlohmann::ordered_json recall_json(const RecallEvaluation& r) {
       rows.back()["fact_strongest"] = static_cast<double>(d.fact_strongest) / n;
     }
   }
-  return {{"samples", r.samples}, {"correct", r.correct}, {"accuracy", r.accuracy},
-          {"chance", r.chance},   {"distances", rows},    {"seconds", r.seconds}};
+  nlohmann::ordered_json out = {{"samples", r.samples}, {"correct", r.correct}, {"accuracy", r.accuracy},
+                                 {"chance", r.chance},   {"distances", rows},    {"seconds", r.seconds}};
+  if (r.oracle) out["oracle_recall"] = true;
+  if (!r.by_older.empty()) {
+    auto older = nlohmann::ordered_json::array();
+    for (const auto& o : r.by_older)
+      older.push_back({{"older_facts", o.older},
+                       {"samples", o.samples},
+                       {"correct", o.correct},
+                       {"accuracy", static_cast<double>(o.correct) / static_cast<double>(o.samples)}});
+    out["by_older_facts"] = older;
+  }
+  return out;
 }
 
 }  // namespace hmt

@@ -30,6 +30,20 @@ struct RecallEvalOptions {
   int64_t batch = 8;        // samples per forward (left-padded)
   int64_t max_samples = 0;  // 0 = all
   MemoryMode mode = MemoryMode::Hmt;
+  // Oracle recall (hmt mode with recall, a file on the model's grid): the
+  // query segment's recall returns the memory of the asked fact's segment
+  // with weight 1 (MemoryRecurrence::force_recall), so the accuracy says
+  // what the memories hold when recall picks perfectly. Against the learned
+  // recall it separates a failure to pick from a failure to store.
+  bool oracle = false;
+};
+
+// Several facts: accuracy by how many of the other facts are older than the
+// asked one (0 = the asked fact is the oldest). A memory written after an
+// older fact was recalled may carry that fact instead of its own.
+struct RecallByOlder {
+  int64_t older = 0;
+  int64_t samples = 0, correct = 0;
 };
 
 struct RecallAtDistance {
@@ -53,12 +67,15 @@ struct RecallEvaluation {
   double seconds = 0;
   bool fact_recall = false;  // the recall fields were measured
   bool other_facts = false;  // some sample had other facts
-
+  bool oracle = false;       // RecallEvalOptions::oracle
+  std::vector<RecallByOlder> by_older;  // ascending older; empty without other facts
 };
 
-// Adds one scored sample (tokens, misses, NLL) to the row of its distance.
+// Adds one scored sample (tokens, misses, NLL) to the row of its distance
+// and, with other facts (older >= 0: how many are older than the asked one),
+// to the row of its `older`.
 void add_recall_sample(RecallEvaluation& result, int64_t distance, int64_t answer_tokens, int64_t misses,
-                       double nll_sum);
+                       double nll_sum, int64_t older = -1);
 
 // Adds one sample's recall at its query segment to the row of its distance:
 // the weight on M_f, that on the other facts' memories (summed), and whether

@@ -47,8 +47,10 @@ const torch::Tensor& MemoryRecurrence::open(const std::function<torch::Tensor()>
   // truncation K >= 1 never detaches it.
   if (recall_ && cache_.has_filled()) {
     auto mask = cache_.mask();  // [B, N']
-    auto recalled = model_.recall(summary(), cache_.memories(segment_, truncate_), mask);
+    auto entries = cache_.memories(segment_, truncate_);
+    auto recalled = model_.recall(summary(), entries, mask);
     recall_weights_ = model_.last_recall_weights();
+    if (segment_ == forced_segment_) recalled = force(recalled, entries, mask);
     if (mask.defined()) {
       recall_rows_ = mask.any(/*dim=*/1);
       memory_ = torch::where(mask.any(/*dim=*/1, /*keepdim=*/true), recalled, previous_);
@@ -58,6 +60,38 @@ const torch::Tensor& MemoryRecurrence::open(const std::function<torch::Tensor()>
     }
   }
   return memory_;
+}
+
+void MemoryRecurrence::force_recall(int64_t segment, std::vector<int64_t> sources) {
+  HMT_CHECK(recall_, "memory recurrence: oracle recall needs recall (hmt mode with hmt.recall.enabled)");
+  HMT_CHECK(segment >= segment_, "memory recurrence: oracle recall at segment {}, which is already past (now {})",
+            segment, segment_);
+  HMT_CHECK(static_cast<int64_t>(sources.size()) == previous_.size(0),
+            "memory recurrence: oracle recall needs one source per row ({}), got {}", previous_.size(0),
+            sources.size());
+  forced_segment_ = segment;
+  forced_sources_ = std::move(sources);
+}
+
+torch::Tensor MemoryRecurrence::force(const torch::Tensor& recalled, const torch::Tensor& entries,
+                                      const torch::Tensor& mask) {
+  const auto segments = cache_.segments();
+  auto filled = mask.defined() ? mask.to(torch::kCPU) : torch::Tensor();
+  auto weights = recall_weights_.clone();
+  std::vector<torch::Tensor> rows;
+  for (int64_t r = 0; r < recalled.size(0); ++r) {
+    const auto at = std::find(segments.begin(), segments.end(), forced_sources_[static_cast<size_t>(r)]);
+    const int64_t c = at - segments.begin();
+    if (at == segments.end() || (filled.defined() && !filled[r][c].item<bool>())) {
+      rows.push_back(recalled[r]);
+      continue;
+    }
+    rows.push_back(entries[r][c]);
+    weights[r].zero_();
+    weights[r][c] = 1.0;
+  }
+  recall_weights_ = weights;
+  return torch::stack(rows);
 }
 
 torch::Tensor MemoryRecurrence::close(const torch::Tensor& memory_out, const torch::Tensor& ids,

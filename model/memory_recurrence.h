@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "model/hmt_model.h"
 #include "model/recall_cache.h"
@@ -58,6 +59,13 @@ class MemoryRecurrence {
   const torch::Tensor& recall_rows() const { return recall_rows_; }
   const RecallCache& cache() const { return cache_; }
 
+  // Oracle recall, a diagnostic (`hmt eval --mode hmt-oracle`): when segment
+  // `segment` opens, row r's m_n is the cache entry that segment
+  // `sources[r]` wrote, with weight 1 (what recall would give if it picked
+  // that memory), instead of the learned mixture. A row whose source is not
+  // in its cache (evicted, or never filled) keeps the learned recall.
+  void force_recall(int64_t segment, std::vector<int64_t> sources);
+
   // Closes segment n with M_n = `memory_out` (undefined in None mode) and
   // returns the memory passed to n + 1: rows that `filled` [B] bool marks as
   // without tokens here keep m_n (undefined `filled` = every row has
@@ -67,6 +75,10 @@ class MemoryRecurrence {
                       const torch::Tensor& filled = {}, int64_t filled_rows = 0);
 
  private:
+  // Applies force_recall to the open segment: `recalled` [B, d] from the
+  // entries [B, N', d] of the cache under `mask` [B, N'] (or undefined).
+  torch::Tensor force(const torch::Tensor& recalled, const torch::Tensor& entries, const torch::Tensor& mask);
+
   HmtModel& model_;
   MemoryMode mode_;
   int64_t truncate_, sensory_;
@@ -76,6 +88,8 @@ class MemoryRecurrence {
   torch::Tensor memory_, sensory_ids_, sensory_mask_, recall_weights_, recall_rows_;
   int64_t segment_ = 0;
   bool open_ = false;
+  int64_t forced_segment_ = -1;
+  std::vector<int64_t> forced_sources_;
 };
 
 }  // namespace hmt

@@ -172,6 +172,13 @@ BatchNll run_segments(HmtModel& model, const torch::Tensor& ids, const torch::Te
   HMT_CHECK(options.segments == 0 || options.segments == S,
             "run_segments: the batch was cut for S = {} segments of L = {}, but its longest row ({} columns) holds {}",
             options.segments, L, ids.size(1), S);
+  if (const auto& distances = options.last_segment_recall_distances; !distances.empty()) {
+    HMT_CHECK(static_cast<int64_t>(distances.size()) == batch,
+              "run_segments: oracle recall needs one distance per row ({}), got {}", batch, distances.size());
+    std::vector<int64_t> sources;
+    for (int64_t d : distances) sources.push_back(S - 1 - d);
+    recurrence.force_recall(/*segment=*/S - 1, sources);
+  }
   const auto device = model.memory_init().device();
   auto all_ids = host.ids.to(device), all_real = host.real.to(device), all_valid = host.valid.to(device);
   auto all_targets = host.targets.to(device);

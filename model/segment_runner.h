@@ -50,6 +50,10 @@ struct RunnerOptions {
   // greedy continuation equals the scored tokens exactly when every one of
   // them is the argmax given the ones before). Not with checkpoint.
   bool count_misses = false;
+  // Oracle recall at the batch's last segment (MemoryRecurrence::force_recall;
+  // `hmt eval --mode hmt-oracle`): row r's memory input there is the memory
+  // that the segment D_r before it wrote. Empty = the learned recall.
+  std::vector<int64_t> last_segment_recall_distances;
 };
 
 struct SegmentNll {

@@ -46,10 +46,11 @@ void add_eval(CLI::App& app, Action& action) {
   cmd->add_option("--split", r.split, "split of the file")->capture_default_str();
   cmd->add_option("--mode", r.modes,
                   "hmt, rmt (memory only), backbone (segment-limited, no memory) or full (the backbone "
-                  "reading history and segment in one attention window; --contexts only); several "
-                  "separated by commas; default: what the model was trained as")
+                  "reading history and segment in one attention window; --contexts only) or hmt-oracle "
+                  "(recall samples: the query's recall returns the asked fact's memory, what a perfect pick "
+                  "would score); several separated by commas; default: what the model was trained as")
       ->delimiter(',')
-      ->check(CLI::IsMember({"hmt", "rmt", "backbone", "full"}));
+      ->check(CLI::IsMember({"hmt", "rmt", "backbone", "full", hmt::kOracleMode}));
   cmd->add_option("--contexts", r.contexts,
                   "PPL of one segment after X tokens of history, for each X (rounded up "
                   "to a multiple of L), e.g. 2048,10240")

@@ -213,6 +213,12 @@ TEST_CASE("eval, export, plot: bad inputs are named", "[eval][cli]") {
   auto full_documents = run_hmt("eval " + t.run.string() + " --data " + t.data.string() + " --mode full");
   CHECK(full_documents.exit_code == 1);
   CHECK(full_documents.err.find("--contexts") != std::string::npos);
+  // Oracle recall scores recall samples only.
+  auto oracle_lm = run_hmt("eval " + t.run.string() + " --data " + t.data.string() + " --mode hmt,hmt-oracle");
+  CHECK(oracle_lm.exit_code == 1);
+  CHECK(oracle_lm.err.find("hmt-oracle") != std::string::npos);
+  CHECK(oracle_lm.err.find("--dataset passkey") != std::string::npos);
+  CHECK(oracle_lm.err.find(t.data.string()) != std::string::npos);
 
   auto not_a_run = run_hmt("export " + t.dir.string() + " --out " + (t.dir / "x").string());
   CHECK(not_a_run.exit_code == 1);

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <map>
+
 #include "data/store/token_store_writer.h"
 #include "eval/recall_task.h"
 #include "model/hmt_generator.h"
@@ -134,31 +136,51 @@ TEST_CASE("recall eval: exact match is the greedy answer, per distance", "[eval]
   }
 }
 
-TEST_CASE("recall eval: the query segment's recall weight on the fact's memory, as the naive recurrence gives it",
-          "[eval][recall]") {
-  const int64_t L = 4, N = 3;
-  auto model = hmt::test::tiny_hmt(hmt::Family::Llama,
-                                   hmt::test::tiny_hmt_config(L, /*sensory=*/1, /*recall=*/true, /*context=*/N),
-                                   torch::kDouble);
-  model->eval();
-  // D from 1 to 5 with N = 3: the fact's memory is evicted at D = 4, 5. Lead
-  // segments and a short last segment vary the lengths, so batches are
-  // left-padded and rows have different segment counts.
+namespace {
+
+// Ten random samples on a grid of L-token segments, D = 1..5 twice: lead
+// segments and a short last segment vary the lengths, so batches are
+// left-padded and rows have different segment counts. With other_facts,
+// "other facts" sit in every other earlier segment (the recall weights do
+// not care what they hold).
+std::vector<hmt::QaSample> grid_samples(int64_t L, uint64_t seed, int64_t answer_tokens, bool other_facts) {
   std::vector<hmt::QaSample> samples;
-  auto random = hmt::test::random_ids(/*rows=*/1, /*length=*/600, kVocab, /*seed=*/9);
+  auto random = hmt::test::random_ids(/*rows=*/1, /*length=*/600, kVocab, seed);
   int64_t cursor = 0;
   for (int64_t s = 0; s < 10; ++s) {
     hmt::QaSample sample;
     sample.distance = 1 + s % 5;
     const int64_t segments = s / 5 + sample.distance + 1, n = segments * L - s % 2;
     for (int64_t t = 0; t < n; ++t) sample.ids.push_back(static_cast<int32_t>(random[0][cursor++].item<int64_t>()));
-    // "Other facts" in every other earlier segment (the weights do not care what they hold).
-    for (int64_t o = 1; o < segments; ++o)
-      if (o != sample.distance && (o + s) % 2 == 0) sample.other_distances.push_back(o);
-    sample.answer_start = n - 1;
+    if (other_facts)
+      for (int64_t o = 1; o < segments; ++o)
+        if (o != sample.distance && (o + s) % 2 == 0) sample.other_distances.push_back(o);
+    sample.answer_start = n - answer_tokens;
     sample.name = "s" + std::to_string(s);
     samples.push_back(sample);
   }
+  return samples;
+}
+
+// A tiny llama HMT with recall over N cached memories, in eval mode.
+std::shared_ptr<hmt::HmtModel> recall_model(int64_t L, int64_t N) {
+  auto model = hmt::test::tiny_hmt(hmt::Family::Llama,
+                                   hmt::test::tiny_hmt_config(L, /*sensory=*/1, /*recall=*/true, /*context=*/N),
+                                   torch::kDouble);
+  model->eval();
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("recall eval: the query segment's recall weight on the fact's memory, as the naive recurrence gives it",
+          "[eval][recall]") {
+  const int64_t L = 4, N = 3;
+  auto model = recall_model(L, N);
+  // D from 1 to 5 with N = 3: the fact's memory is evicted at D = 4, 5. Lead
+  // segments and a short last segment vary the lengths, so batches are
+  // left-padded and rows have different segment counts.
+  const auto samples = grid_samples(L, /*seed=*/9, /*answer_tokens=*/1, /*other_facts=*/true);
   auto write = [&](const std::string& name, int64_t grid) {
     return write_recall_file((hmt::test::temp_dir("eval_recall_weight") / name).string(), samples,
                              fmt::format(R"({{"chance": 0.1, "segment_length": {}}})", grid));
@@ -189,6 +211,14 @@ TEST_CASE("recall eval: the query segment's recall weight on the fact's memory, 
     if (d + 1 > static_cast<size_t>(N)) CHECK(result.distances[d].fact_weight_sum == 0);
     else CHECK(result.distances[d].fact_weight_sum > 0);
   }
+  // By older facts: counted from the stored distances of the other facts.
+  std::map<int64_t, int64_t> older;
+  for (const auto& sample : samples)
+    if (!sample.other_distances.empty())
+      older[std::count_if(sample.other_distances.begin(), sample.other_distances.end(),
+                          [&](int64_t o) { return o > sample.distance; })] += 1;
+  REQUIRE(result.by_older.size() == older.size());
+  for (const auto& row : result.by_older) CHECK(row.samples == older[row.older]);
   auto json = hmt::recall_json(result);
   CHECK(json["distances"][0]["fact_recall_weight"].get<double>() == Approx(weight[0] / 2));
   CHECK(json["distances"][0]["fact_strongest"].get<double>() == Approx(strongest[0] / 2.0));
@@ -202,6 +232,77 @@ TEST_CASE("recall eval: the query segment's recall weight on the fact's memory, 
   hmt::TokenStore coarse(write("pk8.h5", 2 * L));
   auto unmeasured = hmt::recall_json(hmt::recall_evaluation(*model, coarse, coarse.split("test"), options, nullptr));
   CHECK_FALSE(unmeasured["distances"][0].contains("fact_recall_weight"));
+}
+
+TEST_CASE("recall eval: oracle recall hands the query the asked fact's memory, as the naive recurrence does",
+          "[eval][recall]") {
+  const int64_t L = 4, N = 3;
+  auto model = recall_model(L, N);
+  // D from 1 to 5 with N = 3: at D = 4, 5 the fact's memory is evicted and the
+  // query keeps its learned recall. Rows of different lengths share batches.
+  const auto samples = grid_samples(L, /*seed=*/11, /*answer_tokens=*/2, /*other_facts=*/false);
+  hmt::TokenStore store(write_recall_file((hmt::test::temp_dir("eval_recall_oracle") / "pk.h5").string(), samples,
+                                          fmt::format(R"({{"chance": 0.1, "segment_length": {}}})", L)));
+  hmt::RecallEvalOptions options;
+  options.batch = 4;
+  options.oracle = true;
+  auto oracle = hmt::recall_evaluation(*model, store, store.split("test"), options, nullptr);
+  options.oracle = false;
+  auto learned = hmt::recall_evaluation(*model, store, store.split("test"), options, nullptr);
+  REQUIRE(oracle.distances.size() == 5);
+  std::array<double, 5> forced{}, plain{};
+  for (const auto& sample : samples) {
+    std::vector<int64_t> ids(sample.ids.begin(), sample.ids.end());
+    const int64_t S = (static_cast<int64_t>(ids.size()) + L - 1) / L;
+    const auto with = hmt::test::naive_hmt(*model, ids, /*truncate=*/0, /*last_recall_from=*/S - 1 - sample.distance);
+    const auto without = hmt::test::naive_hmt(*model, ids);
+    for (auto t = static_cast<size_t>(sample.answer_start); t < ids.size(); ++t) {
+      forced[static_cast<size_t>(sample.distance - 1)] += with.token_nll[t];
+      plain[static_cast<size_t>(sample.distance - 1)] += without.token_nll[t];
+    }
+  }
+  for (size_t d = 0; d < 5; ++d) {
+    INFO("D = " << d + 1);
+    CHECK(oracle.distances[d].nll_sum == Approx(forced[d]).epsilon(1e-9));
+    CHECK(learned.distances[d].nll_sum == Approx(plain[d]).epsilon(1e-9));
+    // The reported recall is the forced one while the fact's memory is cached.
+    CHECK(oracle.distances[d].fact_weight_sum == Approx(d + 1 <= static_cast<size_t>(N) ? 2.0 : 0.0));
+    if (d + 1 <= static_cast<size_t>(N)) CHECK(forced[d] != Approx(plain[d]).epsilon(1e-6));
+    else CHECK(forced[d] == Approx(plain[d]).epsilon(1e-12));
+  }
+  CHECK(hmt::recall_json(oracle)["oracle_recall"].get<bool>());
+  CHECK_FALSE(hmt::recall_json(learned).contains("oracle_recall"));
+
+  // Only where the query recalls on the file's grid.
+  options.oracle = true;
+  options.mode = hmt::MemoryMode::Rmt;
+  CHECK_THROWS_WITH(hmt::recall_evaluation(*model, store, store.split("test"), options, nullptr),
+                    Catch::Contains("oracle recall needs hmt mode") && Catch::Contains(store.path()));
+  options.mode = hmt::MemoryMode::Hmt;
+  hmt::TokenStore coarse(write_recall_file((hmt::test::temp_dir("eval_recall_oracle") / "pk8.h5").string(), samples,
+                                           fmt::format(R"({{"chance": 0.1, "segment_length": {}}})", 2 * L)));
+  CHECK_THROWS_WITH(hmt::recall_evaluation(*model, coarse, coarse.split("test"), options, nullptr),
+                    Catch::Contains("segment_length: 8"));
+}
+
+TEST_CASE("recall eval: accuracy by how many other facts are older than the asked one", "[eval][recall]") {
+  hmt::RecallEvaluation r;
+  hmt::add_recall_sample(r, /*distance=*/4, /*answer_tokens=*/2, /*misses=*/0, /*nll_sum=*/0.1, /*older=*/0);
+  hmt::add_recall_sample(r, 8, 2, 1, 0.1, 3);
+  hmt::add_recall_sample(r, 8, 2, 0, 0.1, 0);
+  hmt::add_recall_sample(r, 2, 2, 0, 0.1, 3);
+  hmt::add_recall_sample(r, 2, 2, 0, 0.1);  // no other facts: in no older row
+  REQUIRE(r.by_older.size() == 2);
+  CHECK(r.by_older[0].older == 0);
+  CHECK(r.by_older[0].samples == 2);
+  CHECK(r.by_older[0].correct == 2);
+  CHECK(r.by_older[1].older == 3);
+  CHECK(r.by_older[1].samples == 2);
+  CHECK(r.by_older[1].correct == 1);
+  auto json = hmt::recall_json(r);
+  CHECK(json["by_older_facts"][1]["accuracy"].get<double>() == Approx(0.5));
+  CHECK(json["by_older_facts"][1]["older_facts"].get<int64_t>() == 3);
+  CHECK_FALSE(hmt::recall_json(hmt::RecallEvaluation{}).contains("by_older_facts"));
 }
 
 TEST_CASE("recall eval: a sample counts only when every answer token is right", "[eval][recall]") {

@@ -78,6 +78,39 @@ TEST_CASE("memory recurrence: memory in and out, sensory carry and recall over t
   CHECK(recurrence.segment() == 3);
 }
 
+TEST_CASE("memory recurrence: oracle recall hands a segment the named memory", "[hmt][recurrence]") {
+  torch::NoGradGuard no_grad;
+  auto config = test::tiny_hmt_config(/*segment_length=*/4, /*sensory=*/0, /*recall=*/true, /*context=*/4);
+  auto model = test::tiny_hmt(Family::Llama, config, torch::kDouble);
+  const int64_t d = model->backbone().embed_dim();
+  MemoryRecurrence recurrence(*model, MemoryMode::Hmt, /*batch=*/2);
+  CHECK_THROWS_WITH(recurrence.force_recall(2, {0}), Catch::Contains("one source per row"));
+  // Segment 2 of row 0 gets M_0, which row 0 never wrote (padding there):
+  // it keeps its learned recall; row 1 gets its M_0.
+  recurrence.force_recall(/*segment=*/2, {0, 0});
+  torch::manual_seed(5);
+  auto summary = torch::randn({2, d}, torch::kDouble);
+  auto ids = torch::zeros({2, 4}, torch::kLong);
+  std::vector<torch::Tensor> outs;
+  for (int64_t n = 0; n < 3; ++n) {
+    auto m = recurrence.open([&] { return summary; });
+    if (n == 2) {
+      CHECK(relative_difference(m[1], outs[0][1]) == 0);
+      CHECK(relative_difference(m[0], outs[1][0]) < 1e-12);  // its one valid entry, learned weight 1
+      auto w = recurrence.recall_weights();
+      CHECK(w[1][0].item<double>() == 1.0);
+      CHECK(w[1][1].item<double>() == 0.0);
+      CHECK(w[0][1].item<double>() == Approx(1.0));
+    }
+    outs.push_back(torch::randn({2, d}, torch::kDouble));
+    auto filled = n == 0 ? torch::tensor({false, true}) : torch::tensor({true, true});
+    recurrence.close(outs.back(), ids, {}, filled, n == 0 ? 1 : 2);
+  }
+  CHECK_THROWS_WITH(recurrence.force_recall(1, {0, 0}), Catch::Contains("already past"));
+  MemoryRecurrence rmt(*model, MemoryMode::Rmt, /*batch=*/1);
+  CHECK_THROWS_WITH(rmt.force_recall(1, {0}), Catch::Contains("needs recall"));
+}
+
 TEST_CASE("memory recurrence: rmt passes M_{n-1} only, backbone carries nothing", "[hmt][recurrence]") {
   torch::NoGradGuard no_grad;
   auto config = test::tiny_hmt_config(/*segment_length=*/4, /*sensory=*/2, /*recall=*/true, /*context=*/2);

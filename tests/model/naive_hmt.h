@@ -18,6 +18,7 @@ struct NaiveRun {
   std::vector<torch::Tensor> segment_nll;  // scalar per segment, with grad
   std::vector<int64_t> segment_tokens;
   torch::Tensor nll_sum;
+  std::vector<double> token_nll;  // NLL(t) of position t (0 at t = 0, which is never scored)
   // recall_weights[n][i]: segment n's recall weight on M_i, i < n (0 for an
   // evicted M_i; all 0 where segment n did not recall).
   std::vector<std::vector<double>> recall_weights;
@@ -25,7 +26,11 @@ struct NaiveRun {
 
 // x: one document's ids. truncate: K of docs/hmt.md section 4 (0 = off), applied per
 // use: at segment n every M_i with n - i > K enters detached.
-inline NaiveRun naive_hmt(HmtModel& model, const std::vector<int64_t>& x, int64_t truncate = 0) {
+// last_recall_from >= 0: the last segment's memory input is M_{last_recall_from}
+// (weight 1) instead of its recall, when that memory is still cached (the
+// oracle recall of MemoryRecurrence::force_recall).
+inline NaiveRun naive_hmt(HmtModel& model, const std::vector<int64_t>& x, int64_t truncate = 0,
+                          int64_t last_recall_from = -1) {
   auto& backbone = model.backbone();
   const auto& config = model.config();
   const int64_t L = config.segment_length, k = config.num_sensory, j = config.summary_tokens();
@@ -62,9 +67,14 @@ inline NaiveRun naive_hmt(HmtModel& model, const std::vector<int64_t>& x, int64_
       }
       m = torch::zeros_like(memory[0]);
       run.recall_weights.emplace_back(static_cast<size_t>(n), 0.0);
-      for (int64_t i = first_cached; i < n; ++i) {
-        m = m + use(i) * (exps[i - first_cached] / total);
-        run.recall_weights.back()[static_cast<size_t>(i)] = (exps[i - first_cached] / total).item<double>();
+      if (n == S - 1 && last_recall_from >= first_cached && last_recall_from < n) {
+        m = use(last_recall_from);
+        run.recall_weights.back()[static_cast<size_t>(last_recall_from)] = 1.0;
+      } else {
+        for (int64_t i = first_cached; i < n; ++i) {
+          m = m + use(i) * (exps[i - first_cached] / total);
+          run.recall_weights.back()[static_cast<size_t>(i)] = (exps[i - first_cached] / total).item<double>();
+        }
       }
     } else {
       m = n == 0 ? memory[0] : use(n - 1);
@@ -94,6 +104,8 @@ inline NaiveRun naive_hmt(HmtModel& model, const std::vector<int64_t>& x, int64_
     auto top = row.max().detach();
     auto log_total = torch::log(torch::exp(row - top).sum()) + top;
     run.segment_nll[t / L] = run.segment_nll[t / L] + (log_total - row[x[t]]);
+    run.token_nll.resize(static_cast<size_t>(t) + 1, 0.0);
+    run.token_nll[static_cast<size_t>(t)] = (log_total - row[x[t]]).item<double>();
     run.segment_tokens[t / L] += 1;
   }
   run.nll_sum = torch::zeros({}, memory.options());
