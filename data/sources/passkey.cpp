@@ -32,6 +32,25 @@ std::string draw_value(Draw& draw, int64_t digits) {
   return value;
 }
 
+// The asked value's first digit. Among the samples of one distance, each run
+// of 10 (in index order) holds every digit once, in an order drawn from
+// (seed, split, distance slot, run) alone, so a sample still depends on its
+// index only. With independent digits a split of 180 samples had one digit
+// 26 times (the demo's pass-key test split): a model that always guessed it
+// scored 14.4% against a chance of 10%.
+char balanced_digit(const PasskeyOptions& o, int64_t split, int64_t index) {
+  const auto slots = static_cast<int64_t>(o.distances.size());
+  const int64_t nth = index / slots, run = nth / 10;
+  // A stream apart from the samples' own (those hash seed, split, index).
+  Draw order(splitmix64(splitmix64(splitmix64(o.seed ^ 0x6261'6c61'6e63'6564ULL) + static_cast<uint64_t>(split)) +
+                        static_cast<uint64_t>(run * slots + index % slots)));
+  std::array<char, 10> digits{};
+  for (size_t d = 0; d < digits.size(); ++d) digits[d] = static_cast<char>('0' + d);
+  for (size_t d = 0; d + 1 < digits.size(); ++d)
+    std::swap(digits[d], digits[d + static_cast<size_t>(order.below(static_cast<int64_t>(digits.size() - d)))]);
+  return digits[static_cast<size_t>(nth % 10)];
+}
+
 std::string key_name(const PasskeyOptions& o, size_t k) { return o.facts == 1 ? "pass" : kKeyNames[k]; }
 
 void put(std::vector<int32_t>& ids, int64_t at, const std::vector<int32_t>& piece) {
@@ -103,7 +122,7 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
   for (size_t k = 0; k < names.size(); ++k) names[k] = k;
   for (size_t k = 0; k + 1 < names.size(); ++k)
     std::swap(names[k], names[k + static_cast<size_t>(draw.below(static_cast<int64_t>(names.size() - k)))]);
-  std::vector<std::string> values;
+  std::vector<std::string> values = {balanced_digit(o, split, index) + draw_value(draw, o.digits - 1)};
   while (static_cast<int64_t>(values.size()) < o.facts) {
     auto value = draw_value(draw, o.digits);
     if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);

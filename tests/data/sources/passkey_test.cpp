@@ -92,10 +92,31 @@ TEST_CASE("passkey: a sample depends on seed, split and index only", "[passkey][
   auto other_seed = o;
   other_seed.seed = 12;
   CHECK(hmt::make_passkey_sample(other_seed, *tokenizer, filler, 0, 7).sample.ids != a.sample.ids);
-  // Values are uniform over 10^digits: over 300 samples every first digit appears.
-  std::set<char> first_digits;
-  for (int64_t i = 0; i < 300; ++i) first_digits.insert(hmt::make_passkey_sample(o, *tokenizer, filler, 0, i).value[0]);
-  CHECK(first_digits.size() == 10);
+  // The asked value's first digit: every run of 10 samples of one distance
+  // (index i = slot + n * |distances|, n in [10 r, 10 r + 10)) holds each
+  // digit once; the runs differ in order, and the other digits vary.
+  const auto slots = static_cast<int64_t>(o.distances.size());
+  std::set<std::string> orders, seconds;
+  for (int64_t slot = 0; slot < slots; ++slot)
+    for (int64_t run = 0; run < 3; ++run) {
+      std::string order;
+      for (int64_t n = 10 * run; n < 10 * run + 10; ++n) {
+        const auto made = hmt::make_passkey_sample(o, *tokenizer, filler, 0, slot + n * slots);
+        CHECK(made.sample.distance == o.distances[static_cast<size_t>(slot)]);
+        order += made.value[0];
+        seconds.insert(made.value.substr(1, 1));
+      }
+      std::string sorted = order;
+      std::sort(sorted.begin(), sorted.end());
+      CHECK(sorted == "0123456789");
+      orders.insert(order);
+    }
+  CHECK(orders.size() == static_cast<size_t>(3 * slots));
+  CHECK(seconds.size() == 10);
+  // The same digit order for the same run of another split only by chance.
+  std::string split1;
+  for (int64_t n = 0; n < 10; ++n) split1 += hmt::make_passkey_sample(o, *tokenizer, filler, 1, n * slots).value[0];
+  CHECK(orders.count(split1) == 0);
   CHECK(o.chance() == Approx(1e-5));
   CHECK(o.to_json()["task"] == "passkey");
 }
