@@ -1,5 +1,6 @@
 #include "eval/evaluation.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/atomic_file.h"
@@ -74,16 +75,19 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   HMT_CHECK(store.vocab_size() <= vocab, "{}: prepared with a vocabulary of {} ids, more than the model's {} ({})",
             store.path(), store.vocab_size(), vocab, loaded.source);
 
-  // "hmt-oracle" is hmt with oracle recall at the query (recall splits only,
-  // RecallEvalOptions::oracle): the index of each mode that names it.
-  std::vector<MemoryMode> modes;
-  std::vector<bool> oracle;
-  for (const auto& name : request.modes) {
-    oracle.push_back(name == kOracleMode);
-    modes.push_back(oracle.back() ? MemoryMode::Hmt : parse_memory_mode(name));
-  }
-  if (modes.empty()) modes.push_back(loaded.default_mode), oracle.push_back(false);
-  for (auto mode : modes) check_mode(loaded, mode);
+  // One entry per --mode: a memory mode, or "hmt-oracle", hmt with oracle
+  // recall at the query (recall splits only, RecallEvalOptions::oracle).
+  struct ModeRun {
+    MemoryMode memory;
+    bool oracle;
+    std::string name() const { return oracle ? kOracleMode : memory_mode_name(memory); }
+  };
+  std::vector<ModeRun> modes;
+  for (const auto& name : request.modes)
+    modes.push_back(name == kOracleMode ? ModeRun{MemoryMode::Hmt, true} : ModeRun{parse_memory_mode(name), false});
+  if (modes.empty()) modes.push_back({loaded.default_mode, false});
+  for (const auto& mode : modes) check_mode(loaded, mode.memory);
+  const bool any_oracle = std::any_of(modes.begin(), modes.end(), [](const ModeRun& m) { return m.oracle; });
 
   HMT_CHECK(request.task == "auto" || request.task == "ppl" || request.task == "qa" || request.task == "recall",
             "eval --task: \"{}\" is not one of auto, ppl, qa, recall", request.task);
@@ -103,12 +107,12 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
             "language-model splits",
             store.path(), request.split);
   const bool documents = !qa && (request.documents || request.contexts.empty());
-  HMT_CHECK(recall_split || std::find(oracle.begin(), oracle.end(), true) == oracle.end(),
+  HMT_CHECK(recall_split || !any_oracle,
             "eval --mode {}: oracle recall scores recall samples (hmt prepare --dataset passkey); split {} of {} "
             "holds none",
             kOracleMode, request.split, store.path());
-  for (auto mode : modes)
-    HMT_CHECK(mode != MemoryMode::Full || (!qa && !documents),
+  for (const auto& mode : modes)
+    HMT_CHECK(mode.memory != MemoryMode::Full || (!qa && !documents),
               "eval --mode full: the full-attention reference scores context lengths only (--contexts), not {}",
               qa ? "QA or recall samples" : "whole documents");
 
@@ -151,9 +155,9 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
   if (!request.contexts.empty()) report["score_after"] = request.score_after;
 
   json results = json::array();
-  for (size_t m = 0; m < modes.size(); ++m) {
-    const MemoryMode mode = modes[m];
-    json entry = {{"mode", oracle[m] ? kOracleMode : memory_mode_name(mode)}};
+  for (const auto& run : modes) {
+    const MemoryMode mode = run.memory;
+    json entry = {{"mode", run.name()}};
     RecallHistogram histogram;
     const bool recalls = mode == MemoryMode::Hmt && config.recall.enabled;
     if (!request.contexts.empty()) {
@@ -171,7 +175,7 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
       entry["documents"] = documents_json(document_perplexity(model, *view, options, target, progress));
     }
     if (recall_split) {
-      RecallEvalOptions options{request.batch, request.max_samples, mode, oracle[m]};
+      RecallEvalOptions options{request.batch, request.max_samples, mode, run.oracle};
       entry["recall_task"] = recall_json(recall_evaluation(model, store, split, options, recalls ? &histogram : nullptr,
                                                            progress));
     } else if (qa) {

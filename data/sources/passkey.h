@@ -24,11 +24,11 @@
 // answer guessed without the fact is exactly right with probability
 // 10^-digits: the chance level. The asked value's first digit is balanced:
 // each run of 10 samples of one distance holds every digit once, so a
-// constant guess scores exactly the chance level on full runs. Sample i of a split uses distance
-// distances[i % |distances|] (so every distance has the same number of
-// samples) and a generator seeded by (seed, split, i) only, so a sample is
-// the same however many are made and an interrupted preparation resumes
-// exactly.
+// constant guess scores exactly the chance level on full runs. Sample i of
+// a split uses distance distances[i % |distances|] (so every distance has
+// the same number of samples) and a generator seeded by (seed, split, i)
+// only, so a sample is the same however many are made and an interrupted
+// preparation resumes exactly.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
