@@ -203,6 +203,7 @@ struct PasskeyConfig {
   std::int64_t facts = 1;
   std::int64_t digits = 5;
   std::int64_t lead_segments = 1;
+  std::string question = "end";
   std::int64_t seed = 0;
 
   template <class V>
@@ -219,6 +220,9 @@ struct PasskeyConfig {
     v.field("digits", digits, Range::closed(1, 18), "digits of a value (chance = 10^-digits)");
     v.field("lead_segments", lead_segments, Range::at_least(0),
             "filler segments before the fact, uniform in [0, this]");
+    v.field("question", question, Choices{"end", "start"},
+            "end: the query segment ends with the cue; start: it also opens with the question, which HMT's recall "
+            "query reads");
     v.field("seed", seed, Range::at_least(0), "generator seed (samples depend on seed, split and index only)");
   }
 };

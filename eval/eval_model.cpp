@@ -34,7 +34,9 @@ EvalModel load_eval_model(const std::string& path, int64_t segment_length) {
   HMT_CHECK(fs::is_directory(path), "{}: not a directory (expected an export, run or checkpoint directory)", path);
   EvalModel out;
   const fs::path dir(path);
-  if (is_hmt_export(path)) {
+  // A checkpoint holds hmt.safetensors too, so the run/checkpoint test comes first.
+  const bool run_or_checkpoint = fs::exists(dir / "trainer_state.json") || fs::is_directory(dir / "checkpoints");
+  if (!run_or_checkpoint && is_hmt_export(path)) {
     HMT_CHECK(segment_length == 0,
               "{}: --segment-length is only for plain HF directories; an export has its own "
               "(hmt_config.json)",
@@ -47,7 +49,6 @@ EvalModel load_eval_model(const std::string& path, int64_t segment_length) {
     out.default_mode = mode_of(out.model->config());
     return out;
   }
-  const bool run_or_checkpoint = fs::exists(dir / "trainer_state.json") || fs::is_directory(dir / "checkpoints");
   if (run_or_checkpoint) {
     HMT_CHECK(segment_length == 0,
               "{}: --segment-length is only for plain HF directories; a run has its own "

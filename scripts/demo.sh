@@ -22,22 +22,25 @@
 # (training steps on the pass key, 0 = skip the benchmark), DEMO_FACTS_STEPS
 # (training steps of HMT and of RMT on the 4 facts, 0 = skip them),
 # DEMO_RECALL_DISTANCES (of the test samples; training uses 1, 2 and, with
-# 4 facts, 4), DEMO_RECALL_SAMPLES (test samples in all).
+# 4 facts, 4), DEMO_RECALL_SAMPLES (test samples in all), DEMO_QUESTION (end:
+# the query segment asks only in the cue before the answer; start: it also
+# opens with the question, where HMT's recall query reads it; docs/data.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HMT=${HMT:-build/hmt}
 DEMO=${DEMO_DIR:-build/demo}
 VOCAB=${DEMO_VOCAB:-8000}
-PRETRAIN=${DEMO_PRETRAIN_STEPS:-800}
+PRETRAIN=${DEMO_PRETRAIN_STEPS:-3200}
 STEPS=${DEMO_STEPS:-300}
 WINDOWS=${DEMO_WINDOWS:-256}
 CONTEXTS=${DEMO_CONTEXTS:-16,32,64,128,1024}
 FULL_CONTEXTS=${DEMO_FULL_CONTEXTS:-16,32,64,128}
 THREADS=${DEMO_THREADS:-0}
-RECALL_STEPS=${DEMO_RECALL_STEPS:-2400}
+RECALL_STEPS=${DEMO_RECALL_STEPS:-1200}
 FACTS_STEPS=${DEMO_FACTS_STEPS:-250}
 RECALL_DISTANCES=${DEMO_RECALL_DISTANCES:-1,2,4,8,16,32}
 RECALL_SAMPLES=${DEMO_RECALL_SAMPLES:-180}
+QUESTION=${DEMO_QUESTION:-end}
 [ -x "$HMT" ] || { echo "demo: $HMT is missing; run 'make build' first" >&2; exit 1; }
 mkdir -p "$DEMO"
 start=$(date +%s)
@@ -130,7 +133,7 @@ if [ "$RECALL_STEPS" -gt 0 ]; then
   passkey() {  # OUT FACTS DISTANCES SPLITS SAMPLES: documents of filler from the addresses' same-named split
     "$HMT" prepare --dataset passkey --filler pg19 --source "$DEMO/corpus/pg19" --tokenizer "$tok" --out "$1" \
       --facts "$2" --distances "$3" --splits "$4" --samples "$5" --segment-length "$segment_length" --digits 1 \
-      --lead-segments 0 --quiet > /dev/null
+      --lead-segments 0 --question "$QUESTION" --quiet > /dev/null
   }
   # By number of facts: training steps and training distances; the loop
   # records what each variant started from, for the summary.
@@ -214,7 +217,7 @@ elapsed=$(( $(date +%s) - start ))
     --run hmt="$runs/hmt"
   echo
   for name in "${recall_variants[@]}"; do
-    echo "recall benchmark, ${name#passkey} fact(s) (one asked): exact match of the 1-digit answer by its distance D"
+    echo "recall benchmark, ${name#passkey} fact(s) (one asked; question: $QUESTION): exact match of the 1-digit answer by its distance D"
     facts=${name#passkey}
     echo "in segments of $segment_length tokens (${recall_steps[$facts]} training steps at D in {${train_distances[$facts]}} from ${start_model[$facts]};"
     echo "hmt run (hmt-oracle) = its recall forced onto the asked fact's memory, (rmt) = its memory without recall,"

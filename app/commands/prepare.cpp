@@ -87,6 +87,11 @@ void add_prepare(CLI::App& app, Action& action) {
   cmd->add_option("--lead-segments", f.passkey.lead_segments,
                   "without CONFIG, passkey: filler segments before the fact, uniform in [0, N]")
       ->capture_default_str();
+  cmd->add_option("--question", f.passkey.question,
+                  "without CONFIG, passkey: end = the cue before the answer only, start = also ask at the segment's "
+                  "start")
+      ->check(CLI::IsMember({"end", "start"}))
+      ->capture_default_str();
   cmd->add_option("--seed", f.passkey.seed, "without CONFIG, passkey: generator seed")->capture_default_str();
   cmd->add_option("--threads", f.threads, "without CONFIG: tokenizer threads (0 = all cores)")
       ->capture_default_str()

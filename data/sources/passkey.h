@@ -46,6 +46,10 @@ struct PasskeyOptions {
   int64_t facts = 1;                               // 1: the pass key; F > 1: F key -> value facts, one asked
   int64_t digits = 5;                              // digits of a value
   int64_t lead_segments = 1;  // segments before the fact: uniform in [0, lead] (more for older facts)
+  // "end": the query segment asks only through the cue before the answer;
+  // "start": it also opens with "The <key> key?", inside the first
+  // j tokens that HMT's recall query reads (docs/hmt.md 3.1).
+  std::string question = "end";
   uint64_t seed = 0;
 
   void check() const;  // errors name the data.passkey.* key

@@ -403,6 +403,7 @@ PrepareOptions prepare_options(const ExperimentConfig& config) {
   o.passkey.facts = p.facts;
   o.passkey.digits = p.digits;
   o.passkey.lead_segments = p.lead_segments;
+  o.passkey.question = p.question;
   o.passkey.seed = static_cast<uint64_t>(p.seed);
   return o;
 }

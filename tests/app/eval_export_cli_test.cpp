@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -137,6 +138,23 @@ TEST_CASE("eval: a run directory and its export evaluate the same, JSON, eval.js
     CHECK(rows_a[0]["context"] == 16);
     CHECK(rows_a[1]["context"] == 48);  // rounded up to a multiple of L = 8
     for (size_t i = 0; i < 2; ++i) CHECK(rows_a[i]["nll_sum"].get<double>() == rows_b[i]["nll_sum"].get<double>());
+  }
+  // A checkpoint directory of the run (it holds hmt.safetensors, as an export
+  // does, but no hmt_config.json) evaluates as the run's newest checkpoint.
+  {
+    std::vector<fs::path> checkpoints;
+    for (const auto& e : fs::directory_iterator(t.run / "checkpoints")) checkpoints.push_back(e.path());
+    REQUIRE_FALSE(checkpoints.empty());
+    std::sort(checkpoints.begin(), checkpoints.end());
+    REQUIRE(fs::exists(checkpoints.back() / "hmt.safetensors"));
+    auto from_checkpoint = run_hmt("eval " + checkpoints.back().string() + common + " --mode hmt,rmt,backbone");
+    INFO(from_checkpoint.err);
+    REQUIRE(from_checkpoint.exit_code == 0);
+    auto c = parse(from_checkpoint.out);
+    for (size_t m = 0; m < 3; ++m)
+      for (size_t i = 0; i < 2; ++i)
+        CHECK(c["results"][m]["contexts"][i]["nll_sum"].get<double>() ==
+              a["results"][m]["contexts"][i]["nll_sum"].get<double>());
   }
   // The library on the loaded export gives the CLI's figures.
   {

@@ -221,6 +221,39 @@ TEST_CASE("passkey: the layout before the answer does not depend on how many ids
   CHECK(answer_offsets.size() == 1);
 }
 
+TEST_CASE("passkey: question start opens the query segment with the question, the rest as with end",
+          "[passkey][prepare]") {
+  auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
+  const auto filler = filler_text(8000);
+  auto end = options(/*facts=*/4);
+  end.segment_length = 48;  // "The purple key?" (15 bytes) + the query "The purple key is" + 7 ids of room
+  auto start = end;
+  start.question = "start";
+  for (int64_t i = 0; i < 12; ++i) {
+    INFO("sample " << i);
+    const auto a = hmt::make_passkey_sample(end, *tokenizer, filler, 0, i);
+    const auto b = hmt::make_passkey_sample(start, *tokenizer, filler, 0, i);
+    REQUIRE(a.sample.ids.size() == b.sample.ids.size());
+    CHECK(a.key == b.key);
+    CHECK(a.value == b.value);
+    CHECK(a.sample.answer_start == b.sample.answer_start);
+    CHECK(a.sample.other_distances == b.sample.other_distances);
+    const std::string question = "The " + b.key + " key?";
+    const int64_t q = b.query_segment * start.segment_length, n = static_cast<int64_t>(question.size());
+    CHECK(text_at(b.sample.ids, q, n) == question);
+    CHECK(text_at(a.sample.ids, q, n) != question);
+    // Only those ids differ: facts, cue and answer are where `end` puts them.
+    for (size_t t = 0; t < a.sample.ids.size(); ++t)
+      if (static_cast<int64_t>(t) < q || static_cast<int64_t>(t) >= q + n) CHECK(a.sample.ids[t] == b.sample.ids[t]);
+  }
+  CHECK(start.to_json()["question"] == "start");
+  start.segment_length = 32;  // the question and the query no longer fit one segment
+  CHECK_THROWS_WITH(hmt::make_passkey_sample(start, *tokenizer, filler, 0, 0),
+                    Catch::Contains("data.passkey.question") && Catch::Contains("L = 32"));
+  start.question = "middle";
+  CHECK_THROWS_WITH(start.check(), Catch::Contains("data.passkey.question"));
+}
+
 TEST_CASE("passkey: errors name the key", "[passkey][prepare]") {
   auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
   auto o = options(/*facts=*/1);
