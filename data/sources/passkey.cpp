@@ -72,8 +72,7 @@ void PasskeyOptions::check() const {
             passkey_key_names(), facts);
   HMT_CHECK(digits >= 1 && digits <= 18, "data.passkey.digits must be in [1, 18], got {}", digits);
   HMT_CHECK(lead_segments >= 0, "data.passkey.lead_segments must be >= 0, got {}", lead_segments);
-  HMT_CHECK(question == "end" || question == "start", "data.passkey.question must be end or start, got '{}'",
-            question);
+  HMT_CHECK(question == "end" || question == "start", "data.passkey.question must be end or start, got '{}'", question);
 }
 
 double PasskeyOptions::chance() const { return std::pow(10.0, -static_cast<double>(digits)); }
@@ -176,13 +175,14 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
             "data.passkey: the query and its answer (\"The {} key is {}\") need {} tokens, more than a segment of "
             "L = {}",
             out.key, out.value, query_ids, L);
-  std::vector<int32_t> question;
-  if (o.question == "start") question = tokenizer.encode("The " + out.key + " key?");
-  HMT_CHECK(static_cast<int64_t>(question.size()) + query_ids <= L,
-            "data.passkey.question: start: the question (\"The {} key?\", {} tokens) and the query ({}) need "
-            "more than a segment of L = {}",
-            out.key, question.size(), query_ids, L);
-  put(ids, out.query_segment * L, question);
+  if (o.question == "start") {
+    const auto question = tokenizer.encode("The " + out.key + " key?");
+    HMT_CHECK(static_cast<int64_t>(question.size()) + query_ids <= L,
+              "data.passkey.question: start: the question (\"The {} key?\", {} tokens) and the query ({}) need "
+              "more than a segment of L = {}",
+              out.key, question.size(), query_ids, L);
+    put(ids, out.query_segment * L, question);
+  }
   const int64_t answer_start = length - answer_room;
   put(ids, answer_start - static_cast<int64_t>(cue.size()), cue);
   ids.resize(static_cast<size_t>(answer_start) + answer.size());

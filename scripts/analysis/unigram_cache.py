@@ -36,7 +36,7 @@ def cache_ppl(test, p_uni, cache_words, lam):
             cache[w] = cache.get(w, 0) + 1
             if i >= cache_words:  # keep the last cache_words words, this one included
                 cache[doc[i - cache_words]] -= 1
-    return math.exp(nll / n), n
+    return math.exp(nll / n)
 
 
 def main():
@@ -54,7 +54,7 @@ def main():
     print(f"train {total} words, test {len(scored)} scored words")
     print(f"no cache: word PPL {math.exp(-sum(math.log(p_uni(w)) for w in scored) / len(scored)):.2f}")
     for c in [12, 24, 48, 96, 192, 768]:
-        ppl, lam = min((cache_ppl(test, p_uni, c, lam)[0], lam) for lam in [0.02, 0.05, 0.1, 0.15, 0.2, 0.3])
+        ppl, lam = min((cache_ppl(test, p_uni, c, lam), lam) for lam in [0.02, 0.05, 0.1, 0.15, 0.2, 0.3])
         print(f"cache of the last {c:3d} words: word PPL {ppl:.2f} (lambda {lam})")
 
 
