@@ -375,6 +375,7 @@ struct OptimizerConfig {
 struct ValidationConfig {
   std::int64_t every = 0;
   std::int64_t batches = -1;
+  std::int64_t segments = 0;
 
   template <class V>
   void visit(V& v) {
@@ -384,6 +385,9 @@ struct ValidationConfig {
     v.field("batches", batches, Range::at_least(-1),
             "batches (per rank) of the validation split, spread evenly over all of it; -1 = the whole split; "
             "0 = no validation");
+    v.field("segments", segments, Range::at_least(0),
+            "S of the validation windows (S*L tokens), the same for every stage so that stages with different unrolls "
+            "compare on the same text; 0 = each stage's own train.<stage>.segments");
   }
 };
 

@@ -334,6 +334,7 @@ TrainResult Trainer::run() {
     std::optional<Loader> valid;
     if (config_.train.validation.batches != 0 && !config_.data.valid_split.empty()) {
       auto o = loader_options(stage, kind, config_.data.valid_split, /*shuffle=*/false);
+      if (config_.train.validation.segments > 0) o.segments = config_.train.validation.segments;
       if (config_.train.validation.batches > 0) o.spread = config_.train.validation.batches * o.batch_size * o.world;
       valid.emplace(o);
     }

@@ -18,9 +18,11 @@
 #include <thread>
 
 #include "core/config.h"
+#include "data/store/loader.h"
 #include "data/store/token_store_writer.h"
 #include "model/hmt_builder.h"
 #include "model/safetensors.h"
+#include "model/segment_runner.h"
 #include "tests/app/run_command.h"
 #include "tests/test_paths.h"
 #include "tests/trainer/trainer_fixtures.h"
@@ -202,6 +204,54 @@ TEST_CASE("train: stage 2 starts from stage 1's final weights with a fresh optim
   CHECK(torch::equal(s1.model->named_parameters()["hmt.recall.wq.weight"], init_params["hmt.recall.wq.weight"]));
   CHECK_FALSE(torch::equal(s1.model->named_parameters()["hmt.memory"], init_params["hmt.memory"]));
   CHECK_FALSE(torch::equal(s2.model->named_parameters()["hmt.recall.wq.weight"], init_params["hmt.recall.wq.weight"]));
+}
+
+TEST_CASE("train: validation.segments validates every stage on the same windows of its S", "[trainer][train]") {
+  auto dir = hmt::test::temp_dir("train_valid_segments");
+  auto both = experiment(dir, "both");
+  both.train.stage1.segments = 2;
+  both.train.stage2.segments = 3;
+  both.train.validation.segments = 4;
+  both.train.validation.batches = -1;
+  both.train.checkpoint.keep = 10;
+  REQUIRE(train_here(both).exit_code == 0);
+  std::vector<nlohmann::json> valid;
+  for (const auto& row : train_rows(both.runtime.run_dir))
+    if (row["kind"] == "valid") valid.push_back(row);
+  REQUIRE(valid.size() == 4);
+  for (const auto& row : valid) {
+    CHECK(row["valid_segment_ppl"].size() == 4);
+    CHECK(row["valid_tokens"] == valid.front()["valid_tokens"]);
+  }
+
+  // Stage 1's last validation recomputed from its end checkpoint: every window
+  // of S = 4 (not stage 1's S = 2) of the split, summed NLL over scored tokens.
+  auto run = hmt::load_run((fs::path(both.runtime.run_dir) / "checkpoints" / "stage1-step000004").string());
+  run.model->eval();
+  hmt::LoaderOptions o;
+  o.path = both.data.path;
+  o.split = "validation";
+  o.segments = 4;
+  o.segment_length = both.hmt.segment_length;
+  o.batch_size = both.train.batch_size;
+  o.shuffle = false;
+  hmt::Loader loader(o);
+  torch::NoGradGuard no_grad;
+  double nll = 0, tokens = 0;
+  for (int64_t b = 0; b < loader.steps_per_epoch(); ++b) {
+    const hmt::Batch batch = loader.next();
+    hmt::RunnerOptions runner;
+    runner.trailing_label = batch.trailing_label;
+    runner.segments = batch.segments;
+    runner.segment_length = batch.segment_length;
+    const auto out = hmt::run_segments(*run.model, batch.ids, batch.mask, batch.score_mask, runner);
+    nll += out.nll_sum.item<double>();
+    tokens += static_cast<double>(out.tokens);
+  }
+  CHECK(tokens == loader.steps_per_epoch() * o.batch_size * 4 * o.segment_length);
+  CHECK(valid[1]["stage"] == "stage1");
+  CHECK(valid[1]["valid_tokens"].get<double>() == tokens);
+  CHECK(valid[1]["valid_loss"].get<double>() == Approx(nll / tokens).epsilon(1e-6));
 }
 
 TEST_CASE("train: a stage's own trainable freezes the backbone in that stage only", "[trainer][train]") {
