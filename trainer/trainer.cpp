@@ -268,8 +268,11 @@ StepOutcome Trainer::step(Loader& loader, StageKind kind, Optimizer& optimizer, 
 
 void Trainer::write_validation(Loader& valid, StageKind kind, const std::string& stage, int64_t step) {
   valid.restore(LoaderState{});
-  ValidationTotals totals = validate(*model_, valid.steps_per_epoch(), [&] { return forward(valid.next(), kind); });
-  // Every rank ran the same number of batches of the same S, so the vectors agree in length.
+  ValidationTotals totals = validate(*model_, valid.steps_per_epoch(), [&] {
+    const Batch batch = valid.next();
+    return batch.samples.empty() ? BatchNll{} : forward(batch, kind);  // a rank past the remainder's end
+  });
+  // Every rank ran at least one full batch of the same S, so the vectors agree in length.
   auto sums = torch::tensor(totals.packed(), torch::kDouble);
   comm_.all_reduce_sum_(sums);
   totals.unpack(std::vector<double>(sums.data_ptr<double>(), sums.data_ptr<double>() + sums.numel()));
@@ -334,6 +337,7 @@ TrainResult Trainer::run() {
     std::optional<Loader> valid;
     if (config_.train.validation.batches != 0 && !config_.data.valid_split.empty()) {
       auto o = loader_options(stage, kind, config_.data.valid_split, /*shuffle=*/false);
+      o.keep_remainder = true;
       if (config_.train.validation.segments > 0) o.segments = config_.train.validation.segments;
       if (config_.train.validation.batches > 0) o.spread = config_.train.validation.batches * o.batch_size * o.world;
       valid.emplace(o);

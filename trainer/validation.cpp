@@ -5,6 +5,7 @@
 namespace hmt {
 
 void ValidationTotals::add(const BatchNll& run) {
+  if (!run.nll_sum.defined()) return;  // a batch of no rows
   nll_sum += run.nll_sum.item<double>();
   tokens += static_cast<double>(run.tokens);
   if (!run.segments.empty()) {

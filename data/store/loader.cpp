@@ -68,6 +68,7 @@ Loader::Loader(LoaderOptions options) : options_(std::move(options)) {
             "loader: spread must be >= 0 and needs shuffle false, got {} (shuffle {})", o.spread, o.shuffle);
   split_samples_ = samples_;
   if (o.spread > 0) samples_ = std::min(samples_, o.spread);
+  HMT_CHECK(!o.keep_remainder || !o.shuffle, "loader: keep_remainder needs shuffle false");
   const int64_t global_batch = o.batch_size * o.world;
   steps_ = samples_ / global_batch;
   HMT_CHECK(steps_ >= 1, "{}: split `{}` gives {} samples{}, fewer than one global batch of {} (batch {} x {} ranks)",
@@ -76,6 +77,7 @@ Loader::Loader(LoaderOptions options) : options_(std::move(options)) {
                             : fmt::format(" (windows of S*L+1 = {} tokens{})", o.segments * o.segment_length + 1,
                                           o.cross_document ? " across documents" : " inside documents"),
             global_batch, o.batch_size, o.world);
+  if (o.keep_remainder && samples_ % global_batch != 0) ++steps_;
 }
 
 Loader::~Loader() = default;
@@ -149,7 +151,9 @@ Batch Loader::next() {
   }
   const int64_t b = options_.batch_size;
   const int64_t first = (state_.step * options_.world + options_.rank) * b;
-  std::vector<int64_t> samples(order_.begin() + first, order_.begin() + first + b);
+  // Fewer than b rows only in keep_remainder's last step.
+  const int64_t begin = std::min(first, samples_), rows = std::clamp<int64_t>(samples_ - first, 0, b);
+  std::vector<int64_t> samples(order_.begin() + begin, order_.begin() + begin + rows);
   ++state_.step;
   return make_batch(samples);
 }

@@ -6,7 +6,7 @@
 // an epoch takes samples perm[t*W*B, (t+1)*W*B); rank r gets the r-th block
 // of B of them, in order. So the W ranks' rows at step t, rank by rank, are
 // exactly the batch one process with batch W*B gets at step t. An epoch has
-// floor(N / (W*B)) steps; the remainder is dropped.
+// floor(N / (W*B)) steps; the remainder is dropped unless keep_remainder.
 //
 // Samples: language-model windows of S*L + 1 tokens (data/store/windows.h) after
 // the optional transforms (data/store/transforms.h), or, on a QA split, whole
@@ -41,6 +41,12 @@ struct LoaderOptions {
   // floor(i * N / n) for i < n, in file order; needs shuffle false), so that
   // a short validation still sees every part of it. 0 = every sample.
   int64_t spread = 0;
+  // true: the epoch ends with one more, short global step that takes the
+  // samples left over after the full ones (a rank whose block lies past the
+  // end gets a batch of no rows), so that validation reads every sample
+  // whatever B and the rank count; needs shuffle false. false: the remainder
+  // is dropped, as training wants (every step the same size).
+  bool keep_remainder = false;
   bool cross_document = false;        // windows cut across document boundaries (official code concatenates)
   int64_t interleave_len = 0;         // topic switching: 0 = off
   int64_t dilate_len = 0;             // dilation: 0 = off

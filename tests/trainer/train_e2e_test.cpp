@@ -214,6 +214,7 @@ TEST_CASE("train: validation.segments validates every stage on the same windows 
   both.train.validation.segments = 4;
   both.train.validation.batches = -1;
   both.train.checkpoint.keep = 10;
+  both.train.batch_size = 5;  // 12 windows of S = 4: 2 full batches and 2 left over, which validation reads too
   REQUIRE(train_here(both).exit_code == 0);
   std::vector<nlohmann::json> valid;
   for (const auto& row : train_rows(both.runtime.run_dir))
@@ -225,7 +226,8 @@ TEST_CASE("train: validation.segments validates every stage on the same windows 
   }
 
   // Stage 1's last validation recomputed from its end checkpoint: every window
-  // of S = 4 (not stage 1's S = 2) of the split, summed NLL over scored tokens.
+  // of S = 4 (not stage 1's S = 2) of the split, one by one, summed NLL over
+  // scored tokens.
   auto run = hmt::load_run((fs::path(both.runtime.run_dir) / "checkpoints" / "stage1-step000004").string());
   run.model->eval();
   hmt::LoaderOptions o;
@@ -233,9 +235,10 @@ TEST_CASE("train: validation.segments validates every stage on the same windows 
   o.split = "validation";
   o.segments = 4;
   o.segment_length = both.hmt.segment_length;
-  o.batch_size = both.train.batch_size;
+  o.batch_size = 1;
   o.shuffle = false;
   hmt::Loader loader(o);
+  REQUIRE(loader.steps_per_epoch() == 12);
   torch::NoGradGuard no_grad;
   double nll = 0, tokens = 0;
   for (int64_t b = 0; b < loader.steps_per_epoch(); ++b) {
@@ -248,7 +251,7 @@ TEST_CASE("train: validation.segments validates every stage on the same windows 
     nll += out.nll_sum.item<double>();
     tokens += static_cast<double>(out.tokens);
   }
-  CHECK(tokens == loader.steps_per_epoch() * o.batch_size * 4 * o.segment_length);
+  CHECK(tokens == 12 * 4 * o.segment_length);
   CHECK(valid[1]["stage"] == "stage1");
   CHECK(valid[1]["valid_tokens"].get<double>() == tokens);
   CHECK(valid[1]["valid_loss"].get<double>() == Approx(nll / tokens).epsilon(1e-6));
@@ -415,6 +418,12 @@ TEST_CASE("train: 2 ranks with batch B equal 1 process with batch 2B", "[trainer
   config.train.stage1.steps = 3;
   config.train.stage2.steps = 3;
   config.train.batch_size = 2;
+  // The whole validation split in 11 windows of S = 5 (480 tokens across
+  // documents): 5 full global batches and 1 window left over, which rank 0
+  // reads while rank 1's last batch has no rows.
+  config.data.cross_document = true;
+  config.train.validation.batches = -1;
+  config.train.validation.segments = 5;
   const std::string yaml = write_experiment(dir, config);
   REQUIRE(train_here(config).exit_code == 0);
   const std::string two_dir = (dir / "two").string();
@@ -433,6 +442,10 @@ TEST_CASE("train: 2 ranks with batch B equal 1 process with batch 2B", "[trainer
     INFO("row " << i);
     const char* key = a[i]["kind"] == "train" ? "loss" : "valid_loss";
     CHECK(b[i][key].get<double>() == Approx(a[i][key].get<double>()).epsilon(1e-5));
+    if (a[i]["kind"] == "valid") {
+      CHECK(a[i]["valid_tokens"].get<double>() == 11 * 5 * 8);
+      CHECK(b[i]["valid_tokens"] == a[i]["valid_tokens"]);
+    }
   }
   for (const char* name : {"model.safetensors", "hmt.safetensors"}) {
     hmt::SafetensorsFile fa((fs::path(final_checkpoint(config.runtime.run_dir)) / name).string());

@@ -208,6 +208,49 @@ TEST_CASE("loader: spread takes n samples evenly over the whole split, in file o
   CHECK_THROWS_WITH(Loader(o), Catch::Contains("needs shuffle false"));
 }
 
+TEST_CASE("loader: keep_remainder ends the epoch with the leftover samples, split over the ranks",
+          "[data][loader][windows]") {
+  auto dir = hmt::test::temp_dir("loader_remainder");
+  const std::vector<int64_t> lengths = {10, 25, 3, 17, 5};
+  auto path = hmt::test::write_lm_store((dir / "d.h5").string(), lengths);
+  auto expected = expected_windows(lengths, 4);  // 13 windows
+  // 2 ranks of batch 3: 2 full global steps (12 windows), then 1 left over,
+  // which rank 0 takes; rank 1's last batch has no rows.
+  std::vector<int64_t> seen;
+  for (int rank = 0; rank < 2; ++rank) {
+    auto o = lm_options(path, /*s=*/2, /*l=*/2, /*b=*/3);
+    o.shuffle = false;
+    o.keep_remainder = true;
+    o.rank = rank;
+    o.world = 2;
+    Loader loader(o);
+    REQUIRE(loader.steps_per_epoch() == 3);
+    for (int step = 0; step < 3; ++step) {
+      auto batch = loader.next();
+      const auto rows = static_cast<int64_t>(batch.samples.size());
+      CHECK(rows == (step < 2 ? 3 : (rank == 0 ? 1 : 0)));
+      CHECK(batch.ids.size(0) == rows);
+      for (int64_t r = 0; r < rows; ++r) CHECK(row(batch.ids, r) == expected[static_cast<size_t>(batch.samples[r])]);
+      seen.insert(seen.end(), batch.samples.begin(), batch.samples.end());
+    }
+    CHECK(loader.next().samples.size() == 3);  // the next epoch starts whole
+  }
+  std::sort(seen.begin(), seen.end());
+  std::vector<int64_t> all(13);
+  std::iota(all.begin(), all.end(), 0);
+  CHECK(seen == all);
+  // Without it the remainder is dropped; with an even split nothing changes.
+  auto o = lm_options(path, /*s=*/2, /*l=*/2, /*b=*/3);
+  o.shuffle = false;
+  CHECK(Loader(o).steps_per_epoch() == 4);
+  o.keep_remainder = true;
+  CHECK(Loader(o).steps_per_epoch() == 5);
+  o.batch_size = 13;
+  CHECK(Loader(o).steps_per_epoch() == 1);
+  o.shuffle = true;
+  CHECK_THROWS_WITH(Loader(o), Catch::Contains("keep_remainder needs shuffle false"));
+}
+
 TEST_CASE("loader: bad loader states and options are clear errors", "[data][loader][errors]") {
   auto dir = hmt::test::temp_dir("loader_errors");
   auto path = hmt::test::write_lm_store((dir / "d.h5").string(), {40, 33});
