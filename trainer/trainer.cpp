@@ -268,9 +268,10 @@ StepOutcome Trainer::step(Loader& loader, StageKind kind, Optimizer& optimizer, 
 
 void Trainer::write_validation(Loader& valid, StageKind kind, const std::string& stage, int64_t step) {
   valid.restore(LoaderState{});
-  ValidationTotals totals = validate(*model_, valid.steps_per_epoch(), [&] {
+  ValidationTotals totals = validate(*model_, valid.steps_per_epoch(), [&]() -> std::optional<BatchNll> {
     const Batch batch = valid.next();
-    return batch.samples.empty() ? BatchNll{} : forward(batch, kind);  // a rank past the remainder's end
+    if (batch.samples.empty()) return std::nullopt;
+    return forward(batch, kind);
   });
   // Every rank ran at least one full batch of the same S, so the vectors agree in length.
   auto sums = torch::tensor(totals.packed(), torch::kDouble);

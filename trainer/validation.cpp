@@ -5,7 +5,6 @@
 namespace hmt {
 
 void ValidationTotals::add(const BatchNll& run) {
-  if (!run.nll_sum.defined()) return;  // a batch of no rows
   nll_sum += run.nll_sum.item<double>();
   tokens += static_cast<double>(run.tokens);
   if (!run.segments.empty()) {
@@ -39,13 +38,15 @@ void ValidationTotals::unpack(const std::vector<double>& values) {
   segment_tokens.assign(values.begin() + 4 + static_cast<std::ptrdiff_t>(segments), values.end());
 }
 
-ValidationTotals validate(torch::nn::Module& model, int64_t batches, const std::function<BatchNll()>& forward_next) {
+ValidationTotals validate(torch::nn::Module& model, int64_t batches,
+                          const std::function<std::optional<BatchNll>()>& forward_next) {
   const bool was_training = model.is_training();
   model.eval();
   ValidationTotals totals;
   {
     torch::NoGradGuard no_grad;
-    for (int64_t i = 0; i < batches; ++i) totals.add(forward_next());
+    for (int64_t i = 0; i < batches; ++i)
+      if (const std::optional<BatchNll> run = forward_next()) totals.add(*run);
   }
   model.train(was_training);
   return totals;

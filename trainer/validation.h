@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,10 @@ struct ValidationTotals {
 };
 
 // Calls `forward_next` `batches` times under eval mode and NoGradGuard,
-// restoring the module's training flag afterwards.
-ValidationTotals validate(torch::nn::Module& model, int64_t batches, const std::function<BatchNll()>& forward_next);
+// restoring the module's training flag afterwards. nullopt: this rank's batch
+// had no rows (the loader's keep_remainder past the split's end), nothing to add.
+ValidationTotals validate(torch::nn::Module& model, int64_t batches,
+                          const std::function<std::optional<BatchNll>()>& forward_next);
 
 // The metrics.jsonl row of a (reduced) validation.
 nlohmann::ordered_json validation_row(const ValidationTotals& totals, const std::string& stage, int64_t step,
