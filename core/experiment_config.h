@@ -204,6 +204,7 @@ struct PasskeyConfig {
   std::int64_t digits = 5;
   std::int64_t lead_segments = 1;
   std::string question = "end";
+  std::string ask = "value";
   std::int64_t seed = 0;
 
   template <class V>
@@ -223,6 +224,8 @@ struct PasskeyConfig {
     v.field("question", question, Choices{"end", "start"},
             "end: the query segment ends with the cue; start: it also opens with the question, which HMT's recall "
             "query reads");
+    v.field("ask", ask, Choices{"value", "both"},
+            "value: the query asks for the value; both (facts = 1): a coin per sample asks for the value or the key");
     v.field("seed", seed, Range::at_least(0), "generator seed (samples depend on seed, split and index only)");
   }
 };

@@ -24,7 +24,10 @@
 # DEMO_RECALL_DISTANCES (of the test samples; training uses 1, 2 and, with
 # 4 facts, 4), DEMO_RECALL_SAMPLES (test samples in all), DEMO_QUESTION (end:
 # the query segment asks only in the cue before the answer; start: it also
-# opens with the question, where HMT's recall query reads it; docs/data.md).
+# opens with the question, where HMT's recall query reads it; docs/data.md),
+# DEMO_PASSKEY_ASK (value: the pass key asks for its value; both: a coin per
+# sample asks for the value or for the key, a colour name, so the fact's
+# memory must carry its key too: the step before the 4 facts; docs/data.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HMT=${HMT:-build/hmt}
@@ -41,6 +44,7 @@ FACTS_STEPS=${DEMO_FACTS_STEPS:-250}
 RECALL_DISTANCES=${DEMO_RECALL_DISTANCES:-1,2,4,8,16,32}
 RECALL_SAMPLES=${DEMO_RECALL_SAMPLES:-180}
 QUESTION=${DEMO_QUESTION:-end}
+PASSKEY_ASK=${DEMO_PASSKEY_ASK:-value}
 [ -x "$HMT" ] || { echo "demo: $HMT is missing; run 'make build' first" >&2; exit 1; }
 mkdir -p "$DEMO"
 start=$(date +%s)
@@ -131,9 +135,11 @@ if [ "$RECALL_STEPS" -gt 0 ]; then
   echo "== 9. recall benchmark: a 1-digit value D segments of $segment_length tokens before the question that asks"
   echo "      for it, in held-out filler text; trained at D <= 2 (pass key) or 4 (4 facts), tested at D in $RECALL_DISTANCES"
   passkey() {  # OUT FACTS DISTANCES SPLITS SAMPLES: documents of filler from the addresses' same-named split
+    local ask=value
+    [ "$2" -gt 1 ] || ask=$PASSKEY_ASK
     "$HMT" prepare --dataset passkey --filler pg19 --source "$DEMO/corpus/pg19" --tokenizer "$tok" --out "$1" \
       --facts "$2" --distances "$3" --splits "$4" --samples "$5" --segment-length "$segment_length" --digits 1 \
-      --lead-segments 0 --question "$QUESTION" --quiet > /dev/null
+      --lead-segments 0 --question "$QUESTION" --ask "$ask" --quiet > /dev/null
   }
   # By number of facts: training steps and training distances; the loop
   # records what each variant started from, for the summary.
@@ -217,8 +223,10 @@ elapsed=$(( $(date +%s) - start ))
     --run hmt="$runs/hmt"
   echo
   for name in "${recall_variants[@]}"; do
-    echo "recall benchmark, ${name#passkey} fact(s) (one asked; question: $QUESTION): exact match of the 1-digit answer by its distance D"
     facts=${name#passkey}
+    asked="the 1-digit answer"
+    [ "$facts" -gt 1 ] || [ "$PASSKEY_ASK" = value ] || asked="the answer (the 1-digit value or, half of the time, the key)"
+    echo "recall benchmark, $facts fact(s) (one asked; question: $QUESTION): exact match of $asked by its distance D"
     echo "in segments of $segment_length tokens (${recall_steps[$facts]} training steps at D in {${train_distances[$facts]}} from ${start_model[$facts]};"
     echo "hmt run (hmt-oracle) = its recall forced onto the asked fact's memory, (rmt) = its memory without recall,"
     echo "(backbone) = its backbone alone, which sees only the question's segment):"

@@ -92,6 +92,11 @@ void add_prepare(CLI::App& app, Action& action) {
                   "start")
       ->check(CLI::IsMember({"end", "start"}))
       ->capture_default_str();
+  cmd->add_option("--ask", f.passkey.ask,
+                  "without CONFIG, passkey: value = ask for the value, both = a coin per sample asks for the value "
+                  "or the key (facts 1)")
+      ->check(CLI::IsMember({"value", "both"}))
+      ->capture_default_str();
   cmd->add_option("--seed", f.passkey.seed, "without CONFIG, passkey: generator seed")->capture_default_str();
   cmd->add_option("--threads", f.threads, "without CONFIG: tokenizer threads (0 = all cores)")
       ->capture_default_str()

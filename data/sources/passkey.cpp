@@ -51,7 +51,9 @@ char balanced_digit(const PasskeyOptions& o, int64_t split, int64_t index) {
   return digits[static_cast<size_t>(nth % 10)];
 }
 
-std::string key_name(const PasskeyOptions& o, size_t k) { return o.facts == 1 ? "pass" : kKeyNames[k]; }
+std::string key_name(const PasskeyOptions& o, size_t k) {
+  return o.facts == 1 && o.ask == "value" ? "pass" : kKeyNames[k];
+}
 
 void put(std::vector<int32_t>& ids, int64_t at, const std::vector<int32_t>& piece) {
   std::copy(piece.begin(), piece.end(), ids.begin() + at);
@@ -73,9 +75,16 @@ void PasskeyOptions::check() const {
   HMT_CHECK(digits >= 1 && digits <= 18, "data.passkey.digits must be in [1, 18], got {}", digits);
   HMT_CHECK(lead_segments >= 0, "data.passkey.lead_segments must be >= 0, got {}", lead_segments);
   HMT_CHECK(question == "end" || question == "start", "data.passkey.question must be end or start, got '{}'", question);
+  HMT_CHECK(ask == "value" || ask == "both", "data.passkey.ask must be value or both, got '{}'", ask);
+  HMT_CHECK(ask == "value" || facts == 1,
+            "data.passkey.ask: both needs facts = 1 (with {} facts \"the key\" would not name one of them)", facts);
 }
 
-double PasskeyOptions::chance() const { return std::pow(10.0, -static_cast<double>(digits)); }
+double PasskeyOptions::chance() const {
+  const double value = std::pow(10.0, -static_cast<double>(digits));
+  // A fair coin picks what is asked; a key is one of the names, uniform.
+  return ask == "both" ? (value + 1.0 / static_cast<double>(kKeyNames.size())) / 2 : value;
+}
 
 nlohmann::ordered_json PasskeyOptions::to_json() const {
   return {{"task", facts == 1 ? "passkey" : "facts"},
@@ -85,6 +94,7 @@ nlohmann::ordered_json PasskeyOptions::to_json() const {
           {"digits", digits},
           {"lead_segments", lead_segments},
           {"question", question},
+          {"ask", ask},
           {"seed", seed},
           {"chance", chance()}};
 }
@@ -157,8 +167,9 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
     std::sort(out.sample.other_distances.begin(), out.sample.other_distances.end());  // nearest first
   }
 
-  const auto cue = tokenizer.encode("The " + out.key + " key is");
-  const auto answer = tokenizer.encode(" " + out.value);
+  out.asks_key = o.ask == "both" && draw.below(2) == 1;
+  const auto cue = tokenizer.encode(out.asks_key ? std::string("The key is") : "The " + out.key + " key is");
+  const auto answer = tokenizer.encode(" " + (out.asks_key ? out.key : out.value));
   // How many ids the answer takes depends on the value (SentencePiece here:
   // " 0" is "_", "_", "0" but " 7" is "_", "_7"). A cue placed right before
   // the answer would sit one id earlier for some values, and a model that
@@ -166,17 +177,22 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
   // the cue sits where the longest answer puts it and the sample ends with
   // the answer, however long: the last segment is up to a few ids short.
   // An answer is at most its bytes plus a dummy prefix: a space, the digits, one.
-  const int64_t answer_room = o.digits + 2;
+  int64_t answer_room = o.digits + 2;
+  // Asked keys too: the room is the longest answer either kind can take, so
+  // the cue's place does not tell which kind is asked, nor which key.
+  if (o.ask == "both")
+    for (const char* name : kKeyNames)
+      answer_room = std::max(answer_room, static_cast<int64_t>(tokenizer.encode(std::string(" ") + name).size()));
   HMT_CHECK(!answer.empty() && static_cast<int64_t>(answer.size()) <= answer_room,
             "data.passkey: the tokenizer gives {} ids for the value \" {}\" (expected 1 to {})", answer.size(),
-            out.value, answer_room);
+            out.asks_key ? out.key : out.value, answer_room);
   const int64_t query_ids = static_cast<int64_t>(cue.size()) + answer_room;
   HMT_CHECK(query_ids <= L,
             "data.passkey: the query and its answer (\"The {} key is {}\") need {} tokens, more than a segment of "
             "L = {}",
             out.key, out.value, query_ids, L);
   if (o.question == "start") {
-    const auto question = tokenizer.encode("The " + out.key + " key?");
+    const auto question = tokenizer.encode(out.asks_key ? std::string("Which key?") : "The " + out.key + " key?");
     HMT_CHECK(static_cast<int64_t>(question.size()) + query_ids <= L,
               "data.passkey.question: start: the question (\"The {} key?\", {} tokens) and the query ({}) need "
               "more than a segment of L = {}",

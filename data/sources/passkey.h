@@ -14,7 +14,11 @@
 // be a few ids short of L). With facts = 1 the key is "pass" (the pass-key
 // task); with facts = F > 1, F - 1 other keys with other values sit in other
 // segments before the query (the several-facts task), so the answer has to
-// be the value of the asked key, not any value seen. How many of them are
+// be the value of the asked key, not any value seen. With ask = "both"
+// (facts = 1 only) the key is a colour name too and half of the samples, by
+// a coin per sample, ask for the key instead: the cue "The key is" and the
+// answer " <key>", so the fact's memory has to carry which key it saw, not
+// only its value (a curriculum step before the several-facts task). How many of them are
 // older than the asked fact is uniform in what D allows (at D = 1 all are),
 // so its position among the facts does not give it away. Each piece is tokenized
 // on its own and the ids are concatenated, so a fact is the same ids wherever
@@ -50,12 +54,15 @@ struct PasskeyOptions {
   // "start": it also opens with "The <key> key?", inside the first
   // j tokens that HMT's recall query reads (docs/hmt.md 3.1).
   std::string question = "end";
+  // "value": every query asks for the value; "both" (facts = 1): a coin per
+  // sample asks for the value or for the key.
+  std::string ask = "value";
   uint64_t seed = 0;
 
   void check() const;  // errors name the data.passkey.* key
   // The settings and the chance level, as stored in the token file (TokenStore::recall_task).
   nlohmann::ordered_json to_json() const;
-  double chance() const;  // 10^-digits
+  double chance() const;  // 10^-digits; with ask both the mean of that and 1 / (key names)
 };
 
 // The largest number of key names a sample can hold (facts <= this).
@@ -65,6 +72,7 @@ int64_t passkey_key_names();
 struct PasskeySample {
   QaSample sample;                           // ids, answer_start, distance, other_distances, name "d<D>-<i>"
   std::string key, value;                    // the asked fact
+  bool asks_key = false;                     // the answer is " <key>" (ask both), else " <value>"
   int64_t fact_begin = 0;                    // index of the asked fact's first id
   int64_t fact_segment = 0;                  // its segment; the query's is fact_segment + distance
   int64_t query_segment = 0;                 // the last segment

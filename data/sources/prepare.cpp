@@ -404,6 +404,7 @@ PrepareOptions prepare_options(const ExperimentConfig& config) {
   o.passkey.digits = p.digits;
   o.passkey.lead_segments = p.lead_segments;
   o.passkey.question = p.question;
+  o.passkey.ask = p.ask;
   o.passkey.seed = static_cast<uint64_t>(p.seed);
   return o;
 }

@@ -254,6 +254,45 @@ TEST_CASE("passkey: question start opens the query segment with the question, th
   CHECK_THROWS_WITH(start.check(), Catch::Contains("data.passkey.question"));
 }
 
+TEST_CASE("passkey: ask both asks for the key or the value, the answer where either would sit", "[passkey][prepare]") {
+  auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
+  const auto filler = filler_text(5000);
+  auto o = options(/*facts=*/1);
+  o.ask = "both";
+  const std::set<std::string> names = {"red",  "blue", "green", "black",  "white",  "brown",
+                                       "pink", "gold", "gray",  "silver", "orange", "purple"};
+  int keys_asked = 0;
+  std::set<std::string> keys_seen;
+  for (int64_t i = 0; i < 40; ++i) {
+    INFO("sample " << i);
+    const auto made = hmt::make_passkey_sample(o, *tokenizer, filler, /*split=*/0, i);
+    const auto& s = made.sample;
+    const int64_t n = static_cast<int64_t>(s.ids.size()), L = o.segment_length;
+    CHECK(names.count(made.key) == 1);  // a name to remember, not the constant "pass"
+    keys_seen.insert(made.key);
+    const std::string fact = "The " + made.key + " key is " + made.value + ".";
+    CHECK(text_at(s.ids, made.fact_begin, static_cast<int64_t>(fact.size())) == fact);
+    // Room for the longest answer of either kind: " purple" and " 12345" are 7 bytes.
+    CHECK(s.answer_start == (made.query_segment + 1) * L - 7);
+    const std::string answer = " " + (made.asks_key ? made.key : made.value);
+    CHECK(text_at(s.ids, s.answer_start, n - s.answer_start) == answer);
+    const std::string cue = made.asks_key ? "The key is" : "The " + made.key + " key is";
+    CHECK(text_at(s.ids, s.answer_start - static_cast<int64_t>(cue.size()), static_cast<int64_t>(cue.size())) == cue);
+    keys_asked += made.asks_key ? 1 : 0;
+  }
+  CHECK(keys_asked >= 10);  // a fair coin: 40 draws below 10 either way has probability < 1e-3
+  CHECK(keys_asked <= 30);
+  CHECK(keys_seen.size() >= 6);
+  CHECK(o.chance() == Approx((1e-5 + 1.0 / 12.0) / 2));
+  CHECK(o.to_json()["ask"] == "both");
+  CHECK(options(/*facts=*/1).to_json()["ask"] == "value");
+  o.facts = 4;
+  CHECK_THROWS_WITH(o.check(), Catch::Contains("data.passkey.ask") && Catch::Contains("facts = 1"));
+  o.facts = 1;
+  o.ask = "keys";
+  CHECK_THROWS_WITH(o.check(), Catch::Contains("data.passkey.ask"));
+}
+
 TEST_CASE("passkey: errors name the key", "[passkey][prepare]") {
   auto tokenizer = hmt::load_tokenizer(hmt::test::bytes_tokenizer());
   auto o = options(/*facts=*/1);
