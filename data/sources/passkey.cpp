@@ -168,8 +168,11 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
   }
 
   out.asks_key = o.ask == "both" && draw.below(2) == 1;
-  const auto cue = tokenizer.encode(out.asks_key ? std::string("The key is") : "The " + out.key + " key is");
-  const auto answer = tokenizer.encode(" " + (out.asks_key ? out.key : out.value));
+  // The texts once, for the ids and for the errors alike.
+  const std::string cue_text = out.asks_key ? "The key is" : "The " + out.key + " key is";
+  const std::string answer_text = " " + (out.asks_key ? out.key : out.value);
+  const auto cue = tokenizer.encode(cue_text);
+  const auto answer = tokenizer.encode(answer_text);
   // How many ids the answer takes depends on the value (SentencePiece here:
   // " 0" is "_", "_", "0" but " 7" is "_", "_7"). A cue placed right before
   // the answer would sit one id earlier for some values, and a model that
@@ -184,19 +187,19 @@ PasskeySample make_passkey_sample(const PasskeyOptions& o, const Tokenizer& toke
     for (const char* name : kKeyNames)
       answer_room = std::max(answer_room, static_cast<int64_t>(tokenizer.encode(std::string(" ") + name).size()));
   HMT_CHECK(!answer.empty() && static_cast<int64_t>(answer.size()) <= answer_room,
-            "data.passkey: the tokenizer gives {} ids for the value \" {}\" (expected 1 to {})", answer.size(),
-            out.asks_key ? out.key : out.value, answer_room);
+            "data.passkey: the tokenizer gives {} ids for the answer \"{}\" (expected 1 to {})", answer.size(),
+            answer_text, answer_room);
   const int64_t query_ids = static_cast<int64_t>(cue.size()) + answer_room;
   HMT_CHECK(query_ids <= L,
-            "data.passkey: the query and its answer (\"The {} key is {}\") need {} tokens, more than a segment of "
-            "L = {}",
-            out.key, out.value, query_ids, L);
+            "data.passkey: the query and its answer (\"{}{}\") need {} tokens, more than a segment of L = {}", cue_text,
+            answer_text, query_ids, L);
   if (o.question == "start") {
-    const auto question = tokenizer.encode(out.asks_key ? std::string("Which key?") : "The " + out.key + " key?");
+    const std::string question_text = out.asks_key ? "Which key?" : "The " + out.key + " key?";
+    const auto question = tokenizer.encode(question_text);
     HMT_CHECK(static_cast<int64_t>(question.size()) + query_ids <= L,
-              "data.passkey.question: start: the question (\"The {} key?\", {} tokens) and the query ({}) need "
-              "more than a segment of L = {}",
-              out.key, question.size(), query_ids, L);
+              "data.passkey.question: start: the question (\"{}\", {} tokens) and the query ({}) need more than a "
+              "segment of L = {}",
+              question_text, question.size(), query_ids, L);
     put(ids, out.query_segment * L, question);
   }
   const int64_t answer_start = length - answer_room;
