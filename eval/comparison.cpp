@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "eval/binomial_interval.h"
 #include "trainer/metrics.h"
 
 namespace hmt {
@@ -99,20 +100,27 @@ std::string compare_evaluations(const std::vector<std::pair<std::string, json>>&
 
 std::string compare_recall(const std::vector<std::pair<std::string, json>>& reports) {
   std::vector<std::string> header{"D (segments)"}, all{"all"};
-  std::vector<std::map<int64_t, double>> accuracy;
+  std::vector<std::map<int64_t, std::string>> accuracy;
   std::set<int64_t> distances;
   double chance = -1;
+  // The rate and its 95% interval from the row's counts; a report without
+  // counts (written by hand) gives the rate alone.
+  const auto cell = [](const json& r) {
+    return r.contains("correct") && r.contains("samples") && r["samples"].get<int64_t>() > 0
+               ? format_rate(r["correct"].get<int64_t>(), r["samples"].get<int64_t>())
+               : fmt::format("{:.1f}%", 100.0 * r["accuracy"].get<double>());
+  };
   for (const auto& [label, report] : reports) {
     for (const auto& entry : report.at("results")) {
       if (!entry.contains("recall_task")) continue;
       const auto& task = entry["recall_task"];
       header.push_back(label + " (" + entry["mode"].get<std::string>() + ")");
-      all.push_back(fmt::format("{:.1f}%", 100.0 * task["accuracy"].get<double>()));
+      all.push_back(cell(task));
       if (chance < 0) chance = task["chance"].get<double>();
       auto& column = accuracy.emplace_back();
       for (const auto& r : task["distances"]) {
         distances.insert(r["distance"].get<int64_t>());
-        column[r["distance"].get<int64_t>()] = r["accuracy"].get<double>();
+        column[r["distance"].get<int64_t>()] = cell(r);
       }
     }
   }
@@ -122,7 +130,7 @@ std::string compare_recall(const std::vector<std::pair<std::string, json>>& repo
     std::vector<std::string> cells{std::to_string(d)};
     for (const auto& column : accuracy) {
       auto it = column.find(d);
-      cells.push_back(it == column.end() ? "-" : fmt::format("{:.1f}%", 100.0 * it->second));
+      cells.push_back(it == column.end() ? "-" : it->second);
     }
     out += row(cells);
   }
@@ -143,12 +151,14 @@ std::string compare_recall(const std::vector<std::pair<std::string, json>>& repo
       recall_header.push_back(label + " (" + entry["mode"].get<std::string>() + ")");
       auto& column = recall_cells.emplace_back();
       for (const auto& r : rows)
-        column[r["distance"].get<int64_t>()] =
-            r.contains("other_facts_recall_weight")
-                ? fmt::format("{:.2f} / {:.2f} / {:.0f}%", r["fact_recall_weight"].get<double>(),
-                              r["other_facts_recall_weight"].get<double>(), 100.0 * r["fact_strongest"].get<double>())
-                : fmt::format("{:.2f} / {:.0f}%", r["fact_recall_weight"].get<double>(),
-                              100.0 * r["fact_strongest"].get<double>());
+        column[r["distance"].get<int64_t>()] = r.contains("other_facts_recall_weight")
+                                                   ? fmt::format("{:.2f} / {:.2f} / {:.0f}%",
+                                                                 r["fact_recall_weight"].get<double>(),
+                                                                 r["other_facts_recall_weight"].get<double>(),
+                                                                 100.0 * r["fact_strongest"].get<double>())
+                                                   : fmt::format("{:.2f} / {:.0f}%",
+                                                                 r["fact_recall_weight"].get<double>(),
+                                                                 100.0 * r["fact_strongest"].get<double>());
     }
   if (recall_cells.empty()) return out;
   out += "\nrecall at the query segment: weight on the memory of the asked fact's segment / (several facts: on "

@@ -8,6 +8,7 @@
 #include "core/peak_memory.h"
 #include "data/store/token_store.h"
 #include "data/tokenizers/tokenizer.h"
+#include "eval/binomial_interval.h"
 #include "eval/eval_model.h"
 #include "eval/pubmedqa.h"
 #include "eval/recall_histogram.h"
@@ -210,6 +211,11 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
 
 namespace {
 
+// "35.5% (29-42)" from a recall row's counts.
+std::string rate_cell(const json& row) {
+  return format_rate(row["correct"].get<int64_t>(), row["samples"].get<int64_t>());
+}
+
 // Recall accuracy by distance, one column per mode.
 std::string format_recall_table(const json& report) {
   std::vector<const json*> entries;
@@ -218,26 +224,25 @@ std::string format_recall_table(const json& report) {
   if (entries.empty()) return "";
   const json& first = (*entries.front())["recall_task"];
   std::string out = fmt::format("recall: exact match of the greedy answer by distance D (segments of L = {} between "
-                                "fact and query); chance {:.3g}%\n",
+                                "fact and query; in brackets its 95% Wilson interval); chance {:.3g}%\n",
                                 report["segment_length"].get<int64_t>(), 100.0 * first["chance"].get<double>());
   // One row per entry of the list `list` of recall_task (labelled by its
   // field `label`), one accuracy column per mode: the same samples in every mode.
   const auto accuracy_rows = [&](const char* column, const char* list, const char* label) {
     std::string rows_out = fmt::format("{:>10} {:>8}", column, "samples");
-    for (const auto* e : entries) rows_out += fmt::format(" {:>10}", (*e)["mode"].get<std::string>());
+    for (const auto* e : entries) rows_out += fmt::format(" {:>16}", (*e)["mode"].get<std::string>());
     rows_out += "\n";
     const auto& rows = first[list];
     for (size_t i = 0; i < rows.size(); ++i) {
       rows_out += fmt::format("{:>10} {:>8}", rows[i][label].get<int64_t>(), rows[i]["samples"].get<int64_t>());
-      for (const auto* e : entries)
-        rows_out += fmt::format(" {:>9.1f}%", 100.0 * (*e)["recall_task"][list][i]["accuracy"].get<double>());
+      for (const auto* e : entries) rows_out += fmt::format(" {:>16}", rate_cell((*e)["recall_task"][list][i]));
       rows_out += "\n";
     }
     return rows_out;
   };
   out += accuracy_rows("D", "distances", "distance");
   out += fmt::format("{:>10} {:>8}", "all", first["samples"].get<int64_t>());
-  for (const auto* e : entries) out += fmt::format(" {:>9.1f}%", 100.0 * (*e)["recall_task"]["accuracy"].get<double>());
+  for (const auto* e : entries) out += fmt::format(" {:>16}", rate_cell((*e)["recall_task"]));
   out += "\n";
   if (first.contains("by_older_facts")) {
     out += "recall: exact match by how many of the other facts are older than the asked one (0 = it is the oldest)\n";

@@ -4,10 +4,18 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "eval/binomial_interval.h"
 #include "eval/eval_scope.h"
 
 namespace hmt {
 namespace {
+
+// [low, high] of the 95% Wilson interval; [0, 0] for a row without samples.
+nlohmann::ordered_json ci95(int64_t correct, int64_t samples) {
+  if (samples <= 0) return {0.0, 0.0};
+  const auto ci = wilson_interval(correct, samples);
+  return {ci.low, ci.high};
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -141,8 +149,8 @@ RecallEvaluation recall_evaluation(HmtModel& model, const TokenStore& store, con
       const auto& other = others[static_cast<size_t>(r)];
       const int64_t d = distances[static_cast<size_t>(r)];
       result.other_facts = result.other_facts || !other.empty();
-      const int64_t older =
-          other.empty() ? -1 : std::count_if(other.begin(), other.end(), [d](int64_t o) { return o > d; });
+      const int64_t older = other.empty() ? -1
+                                          : std::count_if(other.begin(), other.end(), [d](int64_t o) { return o > d; });
       add_recall_sample(result, d, answer_tokens[static_cast<size_t>(r)], misses[r], nll[r], older);
     }
     if (fact_recall) add_query_recall(result, query, distances, others);
@@ -162,6 +170,7 @@ nlohmann::ordered_json recall_json(const RecallEvaluation& r) {
                     {"samples", d.samples},
                     {"correct", d.correct},
                     {"accuracy", d.accuracy()},
+                    {"ci95", ci95(d.correct, d.samples)},
                     {"answer_tokens", d.answer_tokens},
                     {"token_accuracy", d.answer_tokens > 0
                                            ? static_cast<double>(d.token_hits) / static_cast<double>(d.answer_tokens)
@@ -175,8 +184,10 @@ nlohmann::ordered_json recall_json(const RecallEvaluation& r) {
       rows.back()["fact_strongest"] = static_cast<double>(d.fact_strongest) / n;
     }
   }
-  nlohmann::ordered_json out = {{"samples", r.samples}, {"correct", r.correct}, {"accuracy", r.accuracy},
-                                 {"chance", r.chance},   {"distances", rows},    {"seconds", r.seconds}};
+  nlohmann::ordered_json out = {{"samples", r.samples},   {"correct", r.correct},
+                                {"accuracy", r.accuracy}, {"ci95", ci95(r.correct, r.samples)},
+                                {"chance", r.chance},     {"distances", rows},
+                                {"seconds", r.seconds}};
   if (r.oracle) out["oracle_recall"] = true;
   if (!r.by_older.empty()) {
     auto older = nlohmann::ordered_json::array();
@@ -184,7 +195,8 @@ nlohmann::ordered_json recall_json(const RecallEvaluation& r) {
       older.push_back({{"older_facts", o.older},
                        {"samples", o.samples},
                        {"correct", o.correct},
-                       {"accuracy", static_cast<double>(o.correct) / static_cast<double>(o.samples)}});
+                       {"accuracy", static_cast<double>(o.correct) / static_cast<double>(o.samples)},
+                       {"ci95", ci95(o.correct, o.samples)}});
     out["by_older_facts"] = older;
   }
   return out;

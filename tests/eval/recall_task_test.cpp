@@ -17,7 +17,9 @@
 
 namespace {
 
-constexpr int64_t kVocab = 37;
+// tests/model/hmt_fixtures.h's backbone (a name of its own: perplexity_test.cpp,
+// batched with this file, has kVocab).
+constexpr int64_t kRecallVocab = 37;
 
 // NLL of ids[at] given ids[:at], for the row alone.
 double nll_at(hmt::HmtModel& model, const std::vector<int64_t>& ids, int64_t at, hmt::MemoryMode mode) {
@@ -36,7 +38,7 @@ bool greedy_by_scan(hmt::HmtModel& model, std::vector<int64_t> ids, int64_t answ
     const int64_t truth = ids[static_cast<size_t>(at)];
     int64_t best = 0;
     double best_nll = 0;
-    for (int64_t c = 0; c < kVocab; ++c) {
+    for (int64_t c = 0; c < kRecallVocab; ++c) {
       ids[static_cast<size_t>(at)] = c;
       const double v = nll_at(model, ids, at, mode);
       if (c == 0 || v < best_nll) best = c, best_nll = v;
@@ -63,7 +65,7 @@ std::string write_recall_file(const std::string& path, const std::vector<hmt::Qa
                               const std::string& recall_task) {
   hmt::StoreHeader header;
   header.dataset = "passkey";
-  header.vocab_size = kVocab;
+  header.vocab_size = kRecallVocab;
   header.inputs_sha256 = "recall-fixture";
   header.recall_task = recall_task;
   hmt::TokenStoreWriter writer(path, header);
@@ -88,7 +90,7 @@ TEST_CASE("recall eval: exact match is the greedy answer, per distance", "[eval]
   // other sample's answer is set to the model's own greedy continuation, so
   // both outcomes occur.
   std::vector<hmt::QaSample> samples;
-  auto random = hmt::test::random_ids(/*rows=*/1, /*length=*/400, kVocab, /*seed=*/5);
+  auto random = hmt::test::random_ids(/*rows=*/1, /*length=*/400, kRecallVocab, /*seed=*/5);
   int64_t cursor = 0;
   for (int64_t s = 0; s < 8; ++s) {
     hmt::QaSample sample;
@@ -145,7 +147,7 @@ namespace {
 // not care what they hold).
 std::vector<hmt::QaSample> grid_samples(int64_t L, uint64_t seed, int64_t answer_tokens, bool other_facts) {
   std::vector<hmt::QaSample> samples;
-  auto random = hmt::test::random_ids(/*rows=*/1, /*length=*/600, kVocab, seed);
+  auto random = hmt::test::random_ids(/*rows=*/1, /*length=*/600, kRecallVocab, seed);
   int64_t cursor = 0;
   for (int64_t s = 0; s < 10; ++s) {
     hmt::QaSample sample;
@@ -302,6 +304,7 @@ TEST_CASE("recall eval: accuracy by how many other facts are older than the aske
   auto json = hmt::recall_json(r);
   CHECK(json["by_older_facts"][1]["accuracy"].get<double>() == Approx(0.5));
   CHECK(json["by_older_facts"][1]["older_facts"].get<int64_t>() == 3);
+  CHECK(json["by_older_facts"][1]["ci95"][0].get<double>() == Approx(0.094531).margin(1e-6));  // 1 of 2
   CHECK_FALSE(hmt::recall_json(hmt::RecallEvaluation{}).contains("by_older_facts"));
 }
 
@@ -320,6 +323,11 @@ TEST_CASE("recall eval: a sample counts only when every answer token is right", 
   CHECK(r.accuracy == Approx(0.5));
   auto json = hmt::recall_json(r);
   CHECK(json["distances"][1]["token_accuracy"].get<double>() == Approx(5.0 / 6.0));
+  // 95% Wilson intervals (the bisection of tests/eval/binomial_interval_test.cpp): 1 of 2, 2 of 4.
+  CHECK(json["distances"][1]["ci95"][0].get<double>() == Approx(0.094531).margin(1e-6));
+  CHECK(json["distances"][1]["ci95"][1].get<double>() == Approx(0.905469).margin(1e-6));
+  CHECK(json["ci95"][0].get<double>() == Approx(0.150039).margin(1e-6));
+  CHECK(json["ci95"][1].get<double>() == Approx(0.849961).margin(1e-6));
 }
 
 TEST_CASE("recall eval: a split without recall samples is refused", "[eval][recall]") {
@@ -327,7 +335,7 @@ TEST_CASE("recall eval: a split without recall samples is refused", "[eval][reca
   {
     hmt::StoreHeader header;
     header.dataset = "pubmedqa";
-    header.vocab_size = kVocab;
+    header.vocab_size = kRecallVocab;
     header.inputs_sha256 = "x";
     hmt::TokenStoreWriter writer(path, header);
     auto out = writer.begin_split("test", /*qa=*/true, {{"a.json", "00", 1}});
