@@ -22,9 +22,9 @@
 # (training steps on the pass key, 0 = skip the benchmark), DEMO_FACTS_STEPS
 # (training steps of HMT and of RMT on the 4 facts, 0 = skip them),
 # DEMO_RECALL_DISTANCES (of the test samples; training uses 1, 2 and, with
-# 4 facts, 4), DEMO_RECALL_SAMPLES (test samples in all: 100 per distance, so
-# that a rate's 95% interval, printed beside it, is about +-6 points at 10%
-# and +-10 at 50%; at 30 per distance it was +-10 and +-17), DEMO_QUESTION (end:
+# 4 facts, 4), DEMO_RECALL_SAMPLES (test samples in all: 60 per distance, so
+# that a rate's 95% interval, printed beside it, is about 5-20% around 10%
+# and 38-62% around 50%; at 30 per distance 3-26% and 33-67%), DEMO_QUESTION (end:
 # the query segment asks only in the cue before the answer; start: it also
 # opens with the question, where HMT's recall query reads it; docs/data.md),
 # DEMO_PASSKEY_ASK (value: the pass key asks for its value; both: a coin per
@@ -44,7 +44,7 @@ THREADS=${DEMO_THREADS:-0}
 RECALL_STEPS=${DEMO_RECALL_STEPS:-1200}
 FACTS_STEPS=${DEMO_FACTS_STEPS:-250}
 RECALL_DISTANCES=${DEMO_RECALL_DISTANCES:-1,2,4,8,16,32}
-RECALL_SAMPLES=${DEMO_RECALL_SAMPLES:-600}
+RECALL_SAMPLES=${DEMO_RECALL_SAMPLES:-360}
 QUESTION=${DEMO_QUESTION:-end}
 PASSKEY_ASK=${DEMO_PASSKEY_ASK:-value}
 [ -x "$HMT" ] || { echo "demo: $HMT is missing; run 'make build' first" >&2; exit 1; }
