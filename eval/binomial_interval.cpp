@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <fmt/format.h>
-
 #include "core/error.h"
 
 namespace hmt {
@@ -18,12 +16,6 @@ RateInterval wilson_interval(int64_t successes, int64_t trials, double z) {
   // At 0 or n successes one bound is exactly 0 or 1; rounding must not move it.
   return {successes == 0 ? 0.0 : std::max(0.0, centre - half),
           successes == trials ? 1.0 : std::min(1.0, centre + half)};
-}
-
-std::string format_rate(int64_t successes, int64_t trials) {
-  const auto ci = wilson_interval(successes, trials);
-  return fmt::format("{:.1f}% ({:.0f}-{:.0f})", 100.0 * static_cast<double>(successes) / static_cast<double>(trials),
-                     100.0 * ci.low, 100.0 * ci.high);
 }
 
 }  // namespace hmt

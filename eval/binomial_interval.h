@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 
 namespace hmt {
 
@@ -19,9 +18,5 @@ struct RateInterval {
 // The two-sided Wilson interval of `successes` out of `trials` at normal
 // quantile z (1.96: 95%). trials must be positive and successes in [0, trials].
 RateInterval wilson_interval(int64_t successes, int64_t trials, double z = 1.959963984540054);
-
-// "35.5% (29-42)": the rate with its 95% Wilson interval in whole percent,
-// as the recall tables of `hmt eval` and `hmt compare` print it.
-std::string format_rate(int64_t successes, int64_t trials);
 
 }  // namespace hmt

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "eval/binomial_interval.h"
+#include "eval/recall_task.h"
 #include "trainer/metrics.h"
 
 namespace hmt {
@@ -103,24 +103,17 @@ std::string compare_recall(const std::vector<std::pair<std::string, json>>& repo
   std::vector<std::map<int64_t, std::string>> accuracy;
   std::set<int64_t> distances;
   double chance = -1;
-  // The rate and its 95% interval from the row's counts; a report without
-  // counts (written by hand) gives the rate alone.
-  const auto cell = [](const json& r) {
-    return r.contains("correct") && r.contains("samples") && r["samples"].get<int64_t>() > 0
-               ? format_rate(r["correct"].get<int64_t>(), r["samples"].get<int64_t>())
-               : fmt::format("{:.1f}%", 100.0 * r["accuracy"].get<double>());
-  };
   for (const auto& [label, report] : reports) {
     for (const auto& entry : report.at("results")) {
       if (!entry.contains("recall_task")) continue;
       const auto& task = entry["recall_task"];
       header.push_back(label + " (" + entry["mode"].get<std::string>() + ")");
-      all.push_back(cell(task));
+      all.push_back(format_recall_rate(task));
       if (chance < 0) chance = task["chance"].get<double>();
       auto& column = accuracy.emplace_back();
       for (const auto& r : task["distances"]) {
         distances.insert(r["distance"].get<int64_t>());
-        column[r["distance"].get<int64_t>()] = cell(r);
+        column[r["distance"].get<int64_t>()] = format_recall_rate(r);
       }
     }
   }

@@ -8,7 +8,6 @@
 #include "core/peak_memory.h"
 #include "data/store/token_store.h"
 #include "data/tokenizers/tokenizer.h"
-#include "eval/binomial_interval.h"
 #include "eval/eval_model.h"
 #include "eval/pubmedqa.h"
 #include "eval/recall_histogram.h"
@@ -211,11 +210,6 @@ json run_evaluation(const EvalRequest& request, const EvalProgress& progress) {
 
 namespace {
 
-// "35.5% (29-42)" from a recall row's counts.
-std::string rate_cell(const json& row) {
-  return format_rate(row["correct"].get<int64_t>(), row["samples"].get<int64_t>());
-}
-
 // Recall accuracy by distance, one column per mode.
 std::string format_recall_table(const json& report) {
   std::vector<const json*> entries;
@@ -235,14 +229,15 @@ std::string format_recall_table(const json& report) {
     const auto& rows = first[list];
     for (size_t i = 0; i < rows.size(); ++i) {
       rows_out += fmt::format("{:>10} {:>8}", rows[i][label].get<int64_t>(), rows[i]["samples"].get<int64_t>());
-      for (const auto* e : entries) rows_out += fmt::format(" {:>16}", rate_cell((*e)["recall_task"][list][i]));
+      for (const auto* e : entries)
+        rows_out += fmt::format(" {:>16}", format_recall_rate((*e)["recall_task"][list][i]));
       rows_out += "\n";
     }
     return rows_out;
   };
   out += accuracy_rows("D", "distances", "distance");
   out += fmt::format("{:>10} {:>8}", "all", first["samples"].get<int64_t>());
-  for (const auto* e : entries) out += fmt::format(" {:>16}", rate_cell((*e)["recall_task"]));
+  for (const auto* e : entries) out += fmt::format(" {:>16}", format_recall_rate((*e)["recall_task"]));
   out += "\n";
   if (first.contains("by_older_facts")) {
     out += "recall: exact match by how many of the other facts are older than the asked one (0 = it is the oldest)\n";

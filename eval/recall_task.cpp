@@ -211,4 +211,13 @@ nlohmann::ordered_json recall_json(const RecallEvaluation& r) {
   return out;
 }
 
+std::string format_recall_rate(const nlohmann::json& row) {
+  if (!row.contains("correct") || !row.contains("samples") || row["samples"].get<int64_t>() <= 0)
+    return fmt::format("{:.1f}%", 100.0 * row["accuracy"].get<double>());
+  const int64_t correct = row["correct"].get<int64_t>(), samples = row["samples"].get<int64_t>();
+  const auto ci = wilson_interval(correct, samples);
+  return fmt::format("{:.1f}% ({:.0f}-{:.0f})", 100.0 * static_cast<double>(correct) / static_cast<double>(samples),
+                     100.0 * ci.low, 100.0 * ci.high);
+}
+
 }  // namespace hmt

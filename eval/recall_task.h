@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "data/store/token_store.h"
@@ -87,5 +88,11 @@ RecallEvaluation recall_evaluation(HmtModel& model, const TokenStore& store, con
                                    const EvalProgress& progress = {});
 
 nlohmann::ordered_json recall_json(const RecallEvaluation& result);
+
+// One row of recall_json (a distance, an older-facts row or the whole task)
+// as the tables of `hmt eval` and `hmt compare` print it: "35.5% (29-42)",
+// the rate with its 95% Wilson interval; a row without counts (a report
+// written by hand) gives the rate alone.
+std::string format_recall_rate(const nlohmann::json& row);
 
 }  // namespace hmt
